@@ -1,0 +1,59 @@
+/**
+ * The image catalogue: every image Cosmo builds, the folder under `images/` that holds its recipe,
+ * what it is built FROM and its build args. Data only; the graph and the builder read it.
+ */
+
+/** Where an image's FROM comes from: another image of the catalogue, or the bootstrapped root filesystem. */
+export type Parent = { kind: 'image'; name: string } | { kind: 'rootfs' };
+
+export interface ImageSpec {
+  /** Short name: the image is tagged `<prefix>/<name>:<version>` and `:latest`. */
+  name: string;
+  /** Build context, relative to the repository root. */
+  context: string;
+  /** Dockerfile path inside the context. */
+  dockerfile: string;
+  parent: Parent;
+  /** Build args besides the parent's reference, which the builder passes as `BASE_IMAGE`. */
+  buildArgs: Record<string, string>;
+  description: string;
+}
+
+export interface Catalogue {
+  /** Repository prefix of every tag, e.g. `cosmo` gives `cosmo/base`. */
+  prefix: string;
+  images: ImageSpec[];
+}
+
+export const DEFAULT_PREFIX = 'cosmo';
+
+/** The tag of the base image; every other image is built on it. */
+export const BASE_TAG = 'trixie';
+
+export const defaultCatalogue: Catalogue = {
+  prefix: DEFAULT_PREFIX,
+  images: [
+    {
+      name: 'base',
+      context: 'images/base',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'rootfs' },
+      buildArgs: {},
+      description: 'Debian trixie, trimmed, with tini and CA certificates',
+    },
+  ],
+};
+
+export function findImage(catalogue: Catalogue, name: string): ImageSpec {
+  const spec = catalogue.images.find((image) => image.name === name);
+  if (!spec) {
+    const known = catalogue.images.map((image) => image.name).join(', ');
+    throw new Error(`unknown image '${name}': the catalogue has ${known}`);
+  }
+  return spec;
+}
+
+/** The repository of an image, without a tag: `cosmo/base`. */
+export function repository(catalogue: Catalogue, name: string): string {
+  return `${catalogue.prefix}/${name}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * The build graph: which images a request needs and in what order. Images in one level do not
+ * depend on each other and may build concurrently; every level depends only on earlier ones.
+ */
+import { type Catalogue, findImage, type ImageSpec } from './catalogue.ts';
+
+/** The requested images plus every catalogue image they are built FROM. */
+export function closure(catalogue: Catalogue, names: readonly string[]): ImageSpec[] {
+  const wanted = new Map<string, ImageSpec>();
+  const visit = (name: string, path: string[]): void => {
+    if (path.includes(name)) {
+      throw new Error(`image build cycle: ${[...path, name].join(' -> ')}`);
+    }
+    if (wanted.has(name)) return;
+    const spec = findImage(catalogue, name);
+    if (spec.parent.kind === 'image') visit(spec.parent.name, [...path, name]);
+    wanted.set(name, spec);
+  };
+  const requested = names.length > 0 ? names : catalogue.images.map((image) => image.name);
+  for (const name of requested) visit(name, []);
+  return [...wanted.values()];
+}
+
+/** Levels of the build: level 0 has the images built from the root filesystem. */
+export function buildLevels(catalogue: Catalogue, names: readonly string[]): ImageSpec[][] {
+  const specs = closure(catalogue, names);
+  const depth = new Map<string, number>();
+  const depthOf = (spec: ImageSpec): number => {
+    const known = depth.get(spec.name);
+    if (known !== undefined) return known;
+    const d = spec.parent.kind === 'image' ? depthOf(findImage(catalogue, spec.parent.name)) + 1 : 0;
+    depth.set(spec.name, d);
+    return d;
+  };
+  const levels: ImageSpec[][] = [];
+  for (const spec of specs) {
+    const d = depthOf(spec);
+    levels[d] ??= [];
+    levels[d].push(spec);
+  }
+  return levels.map((level) => level.sort((a, b) => a.name.localeCompare(b.name)));
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing but Node; `integration` needs a Docker engine and the images.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          // Containers compete for two cores: run integration files one at a time.
+          fileParallelism: false,
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+        },
+      },
+    ],
+  },
+});
