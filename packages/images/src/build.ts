@@ -19,6 +19,8 @@ export interface BuildOptions {
   revision: string;
   source: string;
   force?: boolean;
+  /** Build without the engine's layer cache (a cold build, for benchmarks). */
+  noCache?: boolean;
   /** Images of one level built at once (two cores: two by default). */
   concurrency?: number;
   onProgress?: ProgressListener;
@@ -105,7 +107,7 @@ export async function buildImages(docker: Docker, options: BuildOptions): Promis
   for (const level of levels) {
     const done = await mapLimit(level, options.concurrency ?? 2, async (image): Promise<BuiltImage> => {
       const started = performance.now();
-      const fresh = image.state === 'up-to-date' && !options.force;
+      const fresh = image.state === 'up-to-date' && !options.force && !options.noCache;
       if (fresh) log(`${image.spec.name}: up to date (${image.ref})`);
       const id = fresh ? image.existing!.id : await buildOne(docker, image, options);
       await docker.getImage(id).tag({ repo: repository(options.catalogue, image.spec.name), tag: 'latest' });

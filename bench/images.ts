@@ -1,0 +1,39 @@
+/**
+ * Image benchmark: for every catalogue image, its size, a cold build (no layer cache) and the
+ * no-change rebuild (everything found up to date). Measures and records; never passes or fails.
+ * Run: pnpm bench:images
+ */
+import path from 'node:path';
+import { buildImages, connectDocker, defaultCatalogue, projectInfo } from '@cosmo/images';
+import { record } from './record.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const docker = await connectDocker();
+const project = await projectInfo(root);
+const base = { ...project, catalogue: defaultCatalogue, names: [] };
+
+console.error('cold build of every image (no layer cache)...');
+const cold = await buildImages(docker, { ...base, noCache: true, concurrency: 1 });
+
+console.error('no-change rebuild...');
+const started = performance.now();
+const again = await buildImages(docker, base);
+const rebuildSeconds = (performance.now() - started) / 1000;
+
+await record({
+  name: 'images',
+  title: 'Images: size, cold build, no-change rebuild',
+  command: 'pnpm bench:images',
+  columns: ['image', 'size (MB)', 'cold build (s)', 'no-change rebuild (s)'],
+  rows: cold.map((image, i) => [
+    image.ref,
+    (image.size / 1e6).toFixed(1),
+    image.seconds.toFixed(1),
+    again[i]?.status === 'up-to-date' ? again[i]!.seconds.toFixed(2) : `rebuilt (${again[i]?.status})`,
+  ]),
+  notes: [
+    `whole no-change \`cosmo images build\` pass: ${rebuildSeconds.toFixed(2)} s for ${again.length} image(s)`,
+    'cold build: one image at a time, `nocache`, apt downloads included; the root filesystem is not rebuilt',
+  ],
+  raw: { cold, again, rebuildSeconds },
+});

@@ -1,0 +1,53 @@
+/**
+ * Records a benchmark: its JSON under bench/results/, then bench/RESULTS.md rewritten from every
+ * JSON there, so the table always shows the latest run of each benchmark.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface BenchResult {
+  name: string;
+  title: string;
+  /** How to run it again. */
+  command: string;
+  columns: string[];
+  rows: (string | number)[][];
+  notes?: string[];
+  raw?: unknown;
+}
+
+const BENCH_DIR = import.meta.dirname;
+
+export function machine(): string {
+  return `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`;
+}
+
+export async function record(result: BenchResult): Promise<void> {
+  const stamped = { ...result, when: new Date().toISOString(), machine: machine() };
+  await writeFile(
+    path.join(BENCH_DIR, 'results', `${result.name}.json`),
+    `${JSON.stringify(stamped, null, 2)}\n`,
+  );
+  const files = (await readdir(path.join(BENCH_DIR, 'results'))).filter((f) => f.endsWith('.json')).sort();
+  const sections = [
+    '# Benchmark results',
+    '',
+    'Written by the scripts in bench/ (`pnpm bench:<name>`); each section is the latest run.',
+    '',
+  ];
+  for (const file of files) {
+    const r = JSON.parse(await readFile(path.join(BENCH_DIR, 'results', file), 'utf8')) as BenchResult & {
+      when: string;
+      machine: string;
+    };
+    sections.push(`## ${r.title}`, '', `\`${r.command}\` — ${r.when}, ${r.machine}`, '');
+    sections.push(`| ${r.columns.join(' | ')} |`, `|${r.columns.map(() => '---').join('|')}|`);
+    for (const row of r.rows) sections.push(`| ${row.join(' | ')} |`);
+    sections.push('');
+    for (const note of r.notes ?? []) sections.push(`- ${note}`);
+    if (r.notes?.length) sections.push('');
+  }
+  await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), sections.join('\n'));
+  console.log(sections.join('\n'));
+}
