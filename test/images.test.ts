@@ -126,7 +126,7 @@ describe('image builder', () => {
   it('fails on a broken Dockerfile with the daemon message and the failing step', async () => {
     await writeFile(
       path.join(work, 'hello', 'Dockerfile'),
-      'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail && exit 3\n',
+      'ARG BASE_IMAGE\nFROM $BASE_IMAGE\nRUN echo about to fail && exit 3\n',
     );
     const failure = await buildImages(docker, options({ names: ['hello'] })).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(BuildFailedError);
@@ -144,7 +144,7 @@ describe('cosmo images', () => {
     await writeFile(path.join(project, 'package.json'), JSON.stringify({ version: '0.0.0-itest-broken' }));
     await writeFile(
       path.join(project, 'images/base/Dockerfile'),
-      'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN no-such-command --really\n',
+      'ARG BASE_IMAGE\nFROM $BASE_IMAGE\nRUN no-such-command --really\n',
     );
     const result = await cosmo(['images', 'build', 'base'], { cwd: project });
     expect(result.code).toBe(1);

@@ -1,0 +1,79 @@
+/**
+ * Blueprint archives as the Cloudify client uploads them (.tar.gz, .tar or .zip, usually with one
+ * top folder): the YAML named by application_file_name is taken out.
+ */
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { unzipSync } from 'fflate';
+import tarStream from 'tar-stream';
+import { badParameters, invalidBlueprintArchive } from './errors.ts';
+
+const MAX_ENTRY_BYTES = 5 * 1024 * 1024;
+
+async function untar(buffer: Buffer): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tarStream.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (data: unknown) => {
+        const chunk = data as Buffer;
+        size += chunk.length;
+        if (header.type === 'file' && size <= MAX_ENTRY_BYTES) chunks.push(chunk);
+      });
+      stream.on('end', () => {
+        if (header.type === 'file' && size <= MAX_ENTRY_BYTES) files.set(header.name, Buffer.concat(chunks));
+        next();
+      });
+      stream.on('error', reject);
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  Readable.from([buffer]).pipe(extract);
+  await done;
+  return files;
+}
+
+function isTar(buffer: Buffer): boolean {
+  return buffer.length > 262 && buffer.subarray(257, 262).toString('latin1') === 'ustar';
+}
+
+/** The files of an archive, by path. */
+export async function archiveFiles(buffer: Buffer): Promise<Map<string, Buffer>> {
+  try {
+    if (buffer[0] === 0x1f && buffer[1] === 0x8b) return await untar(gunzipSync(buffer));
+    if (buffer.subarray(0, 4).toString('latin1') === 'PK\u0003\u0004') {
+      const entries = unzipSync(new Uint8Array(buffer), {
+        filter: (file) => file.originalSize <= MAX_ENTRY_BYTES,
+      });
+      return new Map(Object.entries(entries).map(([name, data]) => [name, Buffer.from(data)]));
+    }
+    if (isTar(buffer)) return await untar(buffer);
+  } catch (error) {
+    throw invalidBlueprintArchive(`the blueprint archive cannot be read: ${(error as Error).message}`);
+  }
+  throw invalidBlueprintArchive('the blueprint archive is not a .tar.gz, .tar or .zip file');
+}
+
+/** The YAML text of `fileName` inside the archive: at its root or under one top folder. */
+export async function blueprintFromArchive(buffer: Buffer, fileName: string): Promise<string> {
+  if (!/^[^/\\]+\.ya?ml$/.test(fileName) || fileName.includes('..')) {
+    throw badParameters(
+      `application_file_name '${fileName}' must be a .yaml or .yml file name without folders`,
+    );
+  }
+  const files = await archiveFiles(buffer);
+  const candidates = [...files.keys()]
+    .filter((name) => name === fileName || name.split('/').filter(Boolean).slice(1).join('/') === fileName)
+    .sort((a, b) => a.length - b.length);
+  const found = candidates[0];
+  if (!found) {
+    const yamls = [...files.keys()].filter((name) => /\.ya?ml$/.test(name));
+    throw invalidBlueprintArchive(
+      `the archive holds no ${fileName} at its root or under one top folder (YAML files found: ${yamls.join(', ') || 'none'})`,
+    );
+  }
+  return files.get(found)!.toString('utf8');
+}

@@ -1,0 +1,222 @@
+/**
+ * The manager's configuration, from environment variables, validated once at start. Every problem
+ * is reported at once, each naming the variable; secrets are read only from `*_FILE` paths.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+export const ROLES = ['rest', 'worker', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ManagerConfig {
+  nodeName: string;
+  privateIp: string;
+  publicIp: string;
+  http: { host: string; port: number };
+  db: {
+    /** Fixed host; ignored when Patroni URLs are given. */
+    host: string;
+    port: number;
+    name: string;
+    user: string;
+    password: string;
+    patroniUrls: string[];
+    sslMode: SslMode;
+    ca: string | undefined;
+    external: boolean;
+  };
+  mq: { hosts: HostPort[]; user: string; password: string; vhost: string; external: boolean };
+  admin: { username: string; password: string | undefined };
+  lockout: { attempts: number; seconds: number };
+  heartbeat: { intervalSeconds: number; staleSeconds: number };
+  maxUploadBytes: number;
+  /** Simulated time per lifecycle operation, for demos and fault tests. */
+  stepDelayMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment, collecting every problem instead of stopping at the first. */
+class Reader {
+  readonly problems: string[] = [];
+  private readonly env: Env;
+  constructor(env: Env) {
+    this.env = env;
+  }
+
+  string(name: string, fallback?: string): string {
+    const value = this.env[name]?.trim();
+    if (value) return value;
+    if (fallback !== undefined) return fallback;
+    this.problems.push(`${name} is required`);
+    return '';
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}=${raw} is not an integer in ${min}..${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  bool(name: string): boolean {
+    const raw = this.env[name]?.trim().toLowerCase();
+    if (!raw) return false;
+    if (['1', 'true', 'yes'].includes(raw)) return true;
+    if (!['0', 'false', 'no'].includes(raw))
+      this.problems.push(`${name}=${raw} is not a boolean (true or false)`);
+    return false;
+  }
+
+  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+    const raw = this.env[name]?.trim();
+    if (!raw) return fallback;
+    if ((choices as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name}=${raw} is not one of ${choices.join(', ')}`);
+    return fallback;
+  }
+
+  /** A secret from the file named by `<name>_FILE`; a plain `<name>` variable is refused. */
+  secret(name: string, required: boolean): string | undefined {
+    if (this.env[name] !== undefined) {
+      this.problems.push(`${name} must not be set: give the secret as a file with ${name}_FILE`);
+    }
+    const file = this.env[`${name}_FILE`]?.trim();
+    if (!file) {
+      if (required) this.problems.push(`${name}_FILE is required (a file holding the secret)`);
+      return undefined;
+    }
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (!value) this.problems.push(`${name}_FILE=${file} is empty`);
+      return value;
+    } catch (error) {
+      this.problems.push(
+        `${name}_FILE=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`,
+      );
+      return undefined;
+    }
+  }
+
+  file(name: string): string | undefined {
+    const file = this.env[name]?.trim();
+    if (!file) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      this.problems.push(
+        `${name}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`,
+      );
+      return undefined;
+    }
+  }
+
+  hostPorts(name: string, defaultPort: number): HostPort[] {
+    const raw = this.string(name);
+    const result: HostPort[] = [];
+    for (const item of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(item);
+      const port = match?.[2] ? Number(match[2]) : defaultPort;
+      if (!match || port < 1 || port > 65535) {
+        this.problems.push(`${name}: '${item}' is not host or host:port`);
+        continue;
+      }
+      result.push({ host: match[1]!, port });
+    }
+    return result;
+  }
+
+  urls(name: string): string[] {
+    const raw = this.env[name]?.trim();
+    if (!raw) return [];
+    const urls: string[] = [];
+    for (const item of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      try {
+        const url = new URL(item);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+        urls.push(url.toString().replace(/\/$/, ''));
+      } catch {
+        this.problems.push(`${name}: '${item}' is not an http(s) URL`);
+      }
+    }
+    return urls;
+  }
+}
+
+export function loadConfig(env: Env = process.env): ManagerConfig {
+  const r = new Reader(env);
+  const patroniUrls = r.urls('COSMO_DB_PATRONI_URLS');
+  const config: ManagerConfig = {
+    nodeName: r.string('COSMO_NODE_NAME', os.hostname()),
+    privateIp: r.string('COSMO_PRIVATE_IP', os.hostname()),
+    publicIp: r.string('COSMO_PUBLIC_IP', r.string('COSMO_PRIVATE_IP', os.hostname())),
+    http: { host: r.string('COSMO_HTTP_HOST', '0.0.0.0'), port: r.int('COSMO_HTTP_PORT', 8080, 1, 65535) },
+    db: {
+      host: patroniUrls.length > 0 ? r.string('COSMO_DB_HOST', '') : r.string('COSMO_DB_HOST'),
+      port: r.int('COSMO_DB_PORT', 5432, 1, 65535),
+      name: r.string('COSMO_DB_NAME', 'cosmo'),
+      user: r.string('COSMO_DB_USER', 'cosmo'),
+      password: r.secret('COSMO_DB_PASSWORD', true) ?? '',
+      patroniUrls,
+      sslMode: r.oneOf('COSMO_DB_SSLMODE', ['disable', 'require', 'verify-ca', 'verify-full'], 'disable'),
+      ca: r.file('COSMO_DB_CA_FILE'),
+      external: r.bool('COSMO_DB_EXTERNAL'),
+    },
+    mq: {
+      hosts: r.hostPorts('COSMO_MQ_HOSTS', 5672),
+      user: r.string('COSMO_MQ_USER', 'cosmo'),
+      password: r.secret('COSMO_MQ_PASSWORD', true) ?? '',
+      vhost: r.string('COSMO_MQ_VHOST', '/'),
+      external: r.bool('COSMO_MQ_EXTERNAL'),
+    },
+    admin: {
+      username: r.string('COSMO_ADMIN_USERNAME', 'admin'),
+      password: r.secret('COSMO_ADMIN_PASSWORD', false),
+    },
+    lockout: {
+      attempts: r.int('COSMO_LOCKOUT_ATTEMPTS', 5, 1, 1000),
+      seconds: r.int('COSMO_LOCKOUT_SECONDS', 300, 1, 86_400),
+    },
+    heartbeat: {
+      intervalSeconds: r.int('COSMO_HEARTBEAT_SECONDS', 2, 1, 60),
+      staleSeconds: r.int('COSMO_HEARTBEAT_STALE_SECONDS', 15, 2, 600),
+    },
+    maxUploadBytes: r.int('COSMO_MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    stepDelayMs: r.int('COSMO_STEP_DELAY_MS', 0, 0, 60_000),
+  };
+  if (config.heartbeat.staleSeconds <= config.heartbeat.intervalSeconds) {
+    r.problems.push('COSMO_HEARTBEAT_STALE_SECONDS must be greater than COSMO_HEARTBEAT_SECONDS');
+  }
+  if (config.db.sslMode.startsWith('verify') && !config.db.ca) {
+    r.problems.push(
+      `COSMO_DB_SSLMODE=${config.db.sslMode} needs COSMO_DB_CA_FILE (the server's CA certificate)`,
+    );
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

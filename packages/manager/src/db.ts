@@ -1,0 +1,153 @@
+/**
+ * The database connection: one pg pool to the primary. With Patroni URLs the primary is looked up
+ * through Patroni and the pool is rebuilt when it moves; otherwise it is the one configured host.
+ */
+import pg from 'pg';
+import type { ManagerConfig } from './config.ts';
+import { unavailable } from './errors.ts';
+import type { Logger } from './log.ts';
+import { findPrimary } from './patroni.ts';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Errors that mean "the database cannot be reached now" rather than "the query is wrong". */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e?.code && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(e.code))
+    return true;
+  // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection exceptions,
+  // 25006 read-only transaction (a demoted primary)
+  if (e?.code && /^(57P0[123]|08\d{3}|25006)$/.test(e.code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+    e?.message ?? '',
+  );
+}
+
+export class Database {
+  private pool: pg.Pool | undefined;
+  private host: string | undefined;
+  private readonly config: ManagerConfig['db'];
+  private readonly log: Logger;
+  private discovering: Promise<void> | undefined;
+
+  constructor(config: ManagerConfig['db'], log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  get primaryHost(): string | undefined {
+    return this.host;
+  }
+
+  private ssl(): pg.PoolConfig['ssl'] {
+    const { sslMode, ca } = this.config;
+    if (sslMode === 'disable') return false;
+    if (sslMode === 'require') return { rejectUnauthorized: false };
+    return {
+      ca,
+      rejectUnauthorized: true,
+      // verify-ca checks the chain only; verify-full also the host name (Node's default).
+      ...(sslMode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+    };
+  }
+
+  private makePool(host: string): pg.Pool {
+    const pool = new pg.Pool({
+      host,
+      port: this.config.port,
+      database: this.config.name,
+      user: this.config.user,
+      password: this.config.password,
+      ssl: this.ssl(),
+      max: 10,
+      connectionTimeoutMillis: 3_000,
+      idleTimeoutMillis: 30_000,
+      query_timeout: 15_000,
+      application_name: 'cosmo-manager',
+    });
+    // An idle client losing its server emits here; without a listener the process would exit.
+    pool.on('error', (error) => {
+      this.log.warn(`database connection lost (${error.message})`);
+      if (this.config.patroniUrls.length > 0) void this.rediscover();
+    });
+    return pool;
+  }
+
+  /** Finds the primary and (re)builds the pool when it moved. */
+  async rediscover(): Promise<void> {
+    this.discovering ??= (async () => {
+      try {
+        const host =
+          this.config.patroniUrls.length > 0 ? await findPrimary(this.config.patroniUrls) : this.config.host;
+        if (!host) throw unavailable('no database primary: Patroni reports no leader');
+        if (host !== this.host || !this.pool) {
+          const old = this.pool;
+          if (this.host) this.log.info(`database primary moved: ${this.host} -> ${host}`);
+          this.pool = this.makePool(host);
+          this.host = host;
+          void old?.end().catch(() => {});
+        }
+      } finally {
+        this.discovering = undefined;
+      }
+    })();
+    return this.discovering;
+  }
+
+  private async currentPool(): Promise<pg.Pool> {
+    if (!this.pool) await this.rediscover();
+    return this.pool!;
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const pool = await this.currentPool();
+    try {
+      return await pool.query<R>(text, values);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /** Runs fn in a transaction; rolls back on any error. */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const pool = await this.currentPool();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw this.translate(error);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = isConnectionError(error);
+      if (!broken) await client.query('ROLLBACK').catch(() => {});
+      throw this.translate(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** A dedicated client (for advisory locks held across statements). */
+  async connect(): Promise<pg.PoolClient> {
+    return (await this.currentPool()).connect();
+  }
+
+  private translate(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    if (this.config.patroniUrls.length > 0) void this.rediscover().catch(() => {});
+    return unavailable(`the database is unavailable: ${(error as Error).message}`);
+  }
+
+  async end(): Promise<void> {
+    await this.pool?.end().catch(() => {});
+    this.pool = undefined;
+  }
+}

@@ -1,0 +1,18 @@
+/** One-line logs on stderr with a level and the component; never secrets. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export function createLogger(component: string, quiet = false): Logger {
+  const write = (level: string, message: string) => {
+    if (quiet && level === 'info') return;
+    process.stderr.write(`${new Date().toISOString()} ${level} [${component}] ${message}\n`);
+  };
+  return {
+    info: (m) => write('info', m),
+    warn: (m) => write('warn', m),
+    error: (m) => write('error', m),
+  };
+}

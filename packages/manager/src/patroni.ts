@@ -1,0 +1,55 @@
+/**
+ * Patroni's REST API: which member is the primary (`GET /primary` answers 200 only there) and the
+ * members of the cluster (`GET /cluster`), for finding the database and for cluster health.
+ */
+
+export interface PatroniMember {
+  name: string;
+  host: string;
+  port: number;
+  role: string;
+  state: string;
+  lag?: number | string;
+}
+
+async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Patroni answers JSON; anything else is kept as text for the error message
+  }
+  return { status: response.status, body };
+}
+
+/** The host of the member that answers 200 to `GET /primary`, or undefined when none does. */
+export async function findPrimary(urls: readonly string[], timeoutMs = 2_000): Promise<string | undefined> {
+  const answers = await Promise.allSettled(
+    urls.map(async (url) => ({ url, ...(await getJson(`${url}/primary`, timeoutMs)) })),
+  );
+  for (const answer of answers) {
+    if (answer.status === 'fulfilled' && answer.value.status === 200) {
+      const body = answer.value.body as { role?: string; host?: string };
+      // Patroni does not report its own connect address here; the REST URL's host is the member.
+      return new URL(answer.value.url).hostname ?? body.host;
+    }
+  }
+  return undefined;
+}
+
+/** The members as the first answering Patroni sees them. */
+export async function clusterMembers(urls: readonly string[], timeoutMs = 2_000): Promise<PatroniMember[]> {
+  let lastError: unknown = new Error('no Patroni URL configured');
+  for (const url of urls) {
+    try {
+      const { status, body } = await getJson(`${url}/cluster`, timeoutMs);
+      if (status !== 200) throw new Error(`${url}/cluster answered ${status}`);
+      return ((body as { members?: PatroniMember[] }).members ?? []).map((m) => ({ ...m }));
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,175 @@
+/**
+ * RabbitMQ: one connection to any of the configured hosts, moved to the next on loss; a confirm
+ * channel for publishing (a publish returns only once the broker has it); a consumer re-established
+ * after every reconnect. Queues are quorum queues, declared by this client.
+ */
+import amqp from 'amqplib';
+import type { HostPort, ManagerConfig } from './config.ts';
+import { unavailable } from './errors.ts';
+import type { Logger } from './log.ts';
+
+export const EXECUTIONS_QUEUE = 'cosmo.executions';
+
+export type Handler = (message: amqp.ConsumeMessage, channel: amqp.Channel) => Promise<void>;
+
+interface Consumer {
+  queue: string;
+  prefetch: number;
+  handler: Handler;
+}
+
+export class Queue {
+  private readonly config: ManagerConfig['mq'];
+  private readonly log: Logger;
+  private connection: amqp.ChannelModel | undefined;
+  private publisher: amqp.ConfirmChannel | undefined;
+  private readonly consumers: Consumer[] = [];
+  private consuming = false;
+  private next = 0;
+  private closing = false;
+  private connecting: Promise<void> | undefined;
+  connectedHost: HostPort | undefined;
+
+  constructor(config: ManagerConfig['mq'], log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  get connected(): boolean {
+    return this.connection !== undefined && this.publisher !== undefined;
+  }
+
+  /** True when every registered consumer is attached to the current connection. */
+  get consumersActive(): boolean {
+    return this.connected && this.consuming;
+  }
+
+  private url(host: HostPort): string {
+    const user = encodeURIComponent(this.config.user);
+    const pass = encodeURIComponent(this.config.password);
+    const vhost = encodeURIComponent(this.config.vhost);
+    return `amqp://${user}:${pass}@${host.host}:${host.port}/${vhost}?heartbeat=5&connection_timeout=3000`;
+  }
+
+  /** Connects, trying each host once from the next one in turn. */
+  async connect(): Promise<void> {
+    this.connecting ??= this.tryHosts().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async tryHosts(): Promise<void> {
+    let lastError: unknown;
+    for (let i = 0; i < this.config.hosts.length; i++) {
+      const host = this.config.hosts[(this.next + i) % this.config.hosts.length]!;
+      try {
+        await this.open(host);
+        this.next = (this.next + i + 1) % this.config.hosts.length;
+        return;
+      } catch (error) {
+        lastError = error;
+        this.log.warn(`broker ${host.host}:${host.port} unreachable (${(error as Error).message})`);
+      }
+    }
+    this.next = (this.next + 1) % this.config.hosts.length;
+    throw lastError;
+  }
+
+  private async open(host: HostPort): Promise<void> {
+    const connection = await amqp.connect(this.url(host), {
+      clientProperties: { connection_name: 'cosmo-manager' },
+    });
+    const publisher = await connection.createConfirmChannel();
+    await publisher.assertQueue(EXECUTIONS_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    connection.on('error', (error: Error) => this.log.warn(`broker connection error: ${error.message}`));
+    connection.on('close', () => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      this.publisher = undefined;
+      this.consuming = false;
+      this.connectedHost = undefined;
+      if (!this.closing) {
+        this.log.warn(`broker connection to ${host.host} closed; reconnecting`);
+        void this.reconnectLoop();
+      }
+    });
+    publisher.on('error', () => {});
+    this.connection = connection;
+    this.publisher = publisher;
+    this.connectedHost = host;
+    this.log.info(`connected to broker ${host.host}:${host.port}`);
+    await this.attachConsumers();
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    for (let attempt = 0; !this.closing && !this.connected; attempt++) {
+      try {
+        await this.connect();
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
+      }
+    }
+  }
+
+  private async attachConsumers(): Promise<void> {
+    if (!this.connection || this.consumers.length === 0) return;
+    for (const consumer of this.consumers) {
+      const channel = await this.connection.createChannel();
+      channel.on('error', () => {});
+      await channel.assertQueue(consumer.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await channel.prefetch(consumer.prefetch);
+      await channel.consume(consumer.queue, (message) => {
+        if (!message) return; // the queue was deleted; the next reconnect declares it again
+        consumer.handler(message, channel).catch((error: Error) => {
+          this.log.error(`message handler failed: ${error.message}`);
+          try {
+            channel.nack(message, false, true);
+          } catch {
+            // the channel is gone: the broker redelivers the message anyway
+          }
+        });
+      });
+    }
+    this.consuming = true;
+  }
+
+  /** Registers a consumer, now and after every reconnect. */
+  async consume(queue: string, prefetch: number, handler: Handler): Promise<void> {
+    this.consumers.push({ queue, prefetch, handler });
+    if (this.connection) await this.attachConsumers();
+  }
+
+  /** Publishes a persistent message and waits for the broker's confirm. */
+  async publish(queue: string, body: unknown): Promise<void> {
+    if (!this.publisher) {
+      await this.connect().catch(() => {});
+      if (!this.publisher) throw unavailable('the message broker is unavailable; try again shortly');
+    }
+    const channel = this.publisher;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        channel.sendToQueue(
+          queue,
+          Buffer.from(JSON.stringify(body)),
+          { persistent: true, contentType: 'application/json' },
+          (error) => (error ? reject(error) : resolve()),
+        );
+      });
+    } catch (error) {
+      throw unavailable(`the message broker did not confirm the message: ${(error as Error).message}`);
+    }
+  }
+
+  /** Starts connecting in the background and keeps trying until connected. */
+  start(): void {
+    void this.reconnectLoop();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.connection?.close().catch(() => {});
+    this.connection = undefined;
+    this.publisher = undefined;
+  }
+}
