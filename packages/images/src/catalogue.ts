@@ -17,6 +17,8 @@ export interface ImageSpec {
   /** Build args besides the parent's reference, which the builder passes as `BASE_IMAGE`. */
   buildArgs: Record<string, string>;
   description: string;
+  /** A Node script (relative to the repository root) that generates files into the context first. */
+  prepare?: string;
 }
 
 export interface Catalogue {
@@ -40,6 +42,31 @@ export const defaultCatalogue: Catalogue = {
       parent: { kind: 'rootfs' },
       buildArgs: {},
       description: 'Debian trixie, trimmed, with tini and CA certificates',
+    },
+    {
+      name: 'postgres',
+      context: 'images/postgres',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description: 'PostgreSQL 17, single node',
+    },
+    {
+      name: 'rabbitmq',
+      context: 'images/rabbitmq',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description: 'RabbitMQ 4.0, single node',
+    },
+    {
+      name: 'manager',
+      context: 'images/manager',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description: 'The Cosmo manager: REST API and workflow worker on Node 24',
+      prepare: 'packages/manager/bundle.ts',
     },
   ],
 };

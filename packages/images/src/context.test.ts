@@ -73,3 +73,23 @@ describe('inputs hash', () => {
     expect(await hashOf()).toBe(before);
   });
 });
+
+describe('build context exceptions', () => {
+  it('sends a file re-included with ! from inside an ignored folder', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'cosmo-context-'));
+    try {
+      await mkdir(path.join(root, 'build'));
+      await writeFile(path.join(root, 'Dockerfile'), 'FROM scratch\n');
+      await writeFile(path.join(root, 'build', 'app.js'), 'x');
+      await writeFile(path.join(root, 'build', 'junk.txt'), 'x');
+      await writeFile(path.join(root, '.dockerignore'), '*\n!Dockerfile\n!build/app.js\n');
+      expect((await listContext(root)).map((file) => file.path)).toEqual([
+        '.dockerignore',
+        'Dockerfile',
+        'build/app.js',
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -20,7 +20,13 @@ export interface ContextFile {
   digest: string;
 }
 
-async function readIgnore(dir: string): Promise<(file: string) => boolean> {
+interface IgnoreRules {
+  ignores: (file: string) => boolean;
+  /** With `!` exceptions, a file inside an ignored folder may still be sent: folders cannot be pruned. */
+  hasExceptions: boolean;
+}
+
+async function readIgnore(dir: string): Promise<IgnoreRules> {
   let text = '';
   try {
     text = await readFile(path.join(dir, '.dockerignore'), 'utf8');
@@ -28,12 +34,12 @@ async function readIgnore(dir: string): Promise<(file: string) => boolean> {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const rules = dockerignore({ ignorecase: false }).add(text);
-  return (file) => rules.ignores(file);
+  return { ignores: (file) => rules.ignores(file), hasExceptions: /^\s*!/m.test(text) };
 }
 
 /** Every file of the context that the build will see, sorted by path. */
 export async function listContext(dir: string, dockerfile = 'Dockerfile'): Promise<ContextFile[]> {
-  const ignored = await readIgnore(dir);
+  const rules = await readIgnore(dir);
   const files: ContextFile[] = [];
   const walk = async (rel: string): Promise<void> => {
     const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
@@ -41,11 +47,12 @@ export async function listContext(dir: string, dockerfile = 'Dockerfile'): Promi
       const relPath = rel ? `${rel}/${entry.name}` : entry.name;
       // The Dockerfile and .dockerignore always reach the daemon, whatever the rules say.
       const forced = relPath === dockerfile || relPath === '.dockerignore';
-      if (!forced && ignored(relPath)) continue;
+      const ignored = !forced && rules.ignores(relPath);
       const full = path.join(dir, relPath);
       const stat = await lstat(full);
       if (stat.isDirectory()) {
-        await walk(relPath);
+        if (!ignored || rules.hasExceptions) await walk(relPath);
+      } else if (ignored) {
       } else if (stat.isSymbolicLink()) {
         files.push({ path: relPath, mode: stat.mode, digest: sha256(await readlink(full)) });
       } else if (stat.isFile()) {

@@ -2,7 +2,9 @@
  * What a build would do: for every requested image (and its parents), the tags, the parent's reference
  * and the inputs hash computed from the files on disk, and whether the engine already has it.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { type Catalogue, type ImageSpec, repository } from './catalogue.ts';
 import { type ContextFile, listContext } from './context.ts';
@@ -37,6 +39,16 @@ export interface PlanOptions {
   rootfs: Rootfs | undefined;
 }
 
+/** Runs an image's prepare script with this Node; its output is part of the context it hashes. */
+async function runPrepare(root: string, script: string): Promise<void> {
+  try {
+    await promisify(execFile)(process.execPath, [path.resolve(root, script)], { cwd: root });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`preparing the build context with ${script} failed: ${(e.stderr || e.message).trim()}`);
+  }
+}
+
 export async function planImages(docker: Docker, options: PlanOptions): Promise<PlannedImage[][]> {
   const { catalogue, version, rootfs } = options;
   const hashes = new Map<string, string>();
@@ -46,6 +58,7 @@ export async function planImages(docker: Docker, options: PlanOptions): Promise<
       await Promise.all(
         level.map(async (spec): Promise<PlannedImage> => {
           const contextDir = path.resolve(options.root, spec.context);
+          if (spec.prepare) await runPrepare(options.root, spec.prepare);
           const files = await listContext(contextDir, spec.dockerfile);
           const parentRef =
             spec.parent.kind === 'image'

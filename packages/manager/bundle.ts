@@ -1,0 +1,50 @@
+/**
+ * Prepares the manager image's build context: the manager bundled into one ESM file (production
+ * dependencies inside) and the Node 24 binary that runs it. Run by the image builder before it
+ * hashes images/manager; both outputs are deterministic, so an unchanged tree keeps its hash.
+ */
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const NODE_MAJOR = 24;
+const here = import.meta.dirname;
+const out = path.resolve(process.argv[2] ?? path.join(here, '../../images/manager/build'));
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major !== NODE_MAJOR) {
+  console.error(
+    `the manager image carries the Node that builds it, and needs Node ${NODE_MAJOR}; this is ${process.version}`,
+  );
+  console.error('run through bin/cosmo (it uses the Node that scripts/setup installed)');
+  process.exit(2);
+}
+
+await mkdir(out, { recursive: true });
+const { version } = JSON.parse(await readFile(path.join(here, '../../package.json'), 'utf8')) as {
+  version: string;
+};
+await build({
+  entryPoints: [path.join(here, 'src/bin.ts')],
+  outfile: path.join(out, 'manager.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: `node${NODE_MAJOR}`,
+  minify: true,
+  legalComments: 'none',
+  // pg's optional native binding is never installed.
+  external: ['pg-native'],
+  define: { COSMO_VERSION: JSON.stringify(version) },
+  // Bundled CommonJS dependencies call require() for Node's built-ins.
+  banner: {
+    js: "import { createRequire as __cosmoRequire } from 'node:module'; const require = __cosmoRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+
+const target = path.join(out, 'node');
+const [source, existing] = await Promise.all([stat(process.execPath), stat(target).catch(() => undefined)]);
+if (!existing || existing.size !== source.size || existing.mtimeMs < source.mtimeMs) {
+  await copyFile(process.execPath, target);
+}

@@ -1,0 +1,308 @@
+/**
+ * Health, computed live. Every few seconds each manager writes its heartbeat to the database (which
+ * is also the check that the primary takes writes) with what it sees of the broker and its worker.
+ * `/status` is this node's latest view; `/cluster-status` gathers managers from their heartbeats,
+ * database nodes from Patroni (or the direct check) and broker nodes by probing each host.
+ */
+import net from 'node:net';
+import type { ManagerConfig, Role } from './config.ts';
+import type { Database } from './db.ts';
+import type { Logger } from './log.ts';
+import { clusterMembers } from './patroni.ts';
+import type { Queue } from './queue.ts';
+import { type ClusterState, type ServiceName, serviceState, worst } from './quorum.ts';
+import type { Worker } from './worker.ts';
+
+export interface NodeHealth {
+  db: { ok: boolean; error?: string; primary?: string };
+  broker: { ok: boolean; host?: string };
+  worker: { ok: boolean; enabled: boolean; active: number };
+  checkedAt: string;
+}
+
+export interface ClusterNode {
+  status: 'OK' | 'Fail';
+  private_ip: string;
+  public_ip: string;
+  version: string;
+  failures: string[];
+  services: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+}
+
+export type ClusterService =
+  | { is_external: false; status: ClusterState; nodes: Record<string, ClusterNode> }
+  | { is_external: true; status: ClusterState };
+
+export interface ClusterStatus {
+  status: ClusterState;
+  services: Record<ServiceName, ClusterService>;
+}
+
+function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+}
+
+export function probeTcp(host: string, port: number, ms = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(ms, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export class HealthMonitor {
+  private readonly db: Database;
+  private readonly queue: Queue;
+  private readonly worker: Worker | undefined;
+  private readonly config: ManagerConfig;
+  private readonly version: string;
+  private readonly role: Role;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private cluster: { at: number; value: Promise<ClusterStatus> } | undefined;
+  local: NodeHealth = {
+    db: { ok: false, error: 'not checked yet' },
+    broker: { ok: false },
+    worker: { ok: false, enabled: false, active: 0 },
+    checkedAt: new Date(0).toISOString(),
+  };
+
+  constructor(options: {
+    db: Database;
+    queue: Queue;
+    worker: Worker | undefined;
+    config: ManagerConfig;
+    version: string;
+    role: Role;
+    log: Logger;
+  }) {
+    this.db = options.db;
+    this.queue = options.queue;
+    this.worker = options.worker;
+    this.config = options.config;
+    this.version = options.version;
+    this.role = options.role;
+    this.log = options.log;
+  }
+
+  /** This node is fit to serve: the database takes writes, the broker is connected, the worker consumes. */
+  get ok(): boolean {
+    return this.local.db.ok && this.local.broker.ok && (!this.local.worker.enabled || this.local.worker.ok);
+  }
+
+  async check(): Promise<NodeHealth> {
+    const broker = {
+      ok: this.queue.connected,
+      ...(this.queue.connectedHost ? { host: this.queue.connectedHost.host } : {}),
+    };
+    const worker = {
+      enabled: this.worker !== undefined,
+      ok: this.queue.consumersActive,
+      active: this.worker?.active ?? 0,
+    };
+    const health: NodeHealth = { db: { ok: false }, broker, worker, checkedAt: new Date().toISOString() };
+    try {
+      await timeout(
+        this.db.query(
+          `INSERT INTO managers (hostname, private_ip, public_ip, version, roles, last_seen, health)
+           VALUES ($1, $2, $3, $4, $5, now(), $6)
+           ON CONFLICT (hostname) DO UPDATE SET private_ip = $2, public_ip = $3, version = $4, roles = $5, last_seen = now(), health = $6`,
+          [
+            this.config.nodeName,
+            this.config.privateIp,
+            this.config.publicIp,
+            this.version,
+            this.role,
+            JSON.stringify({ broker, worker }),
+          ],
+        ),
+        3_000,
+        'the heartbeat write',
+      );
+      health.db = { ok: true, ...(this.db.primaryHost ? { primary: this.db.primaryHost } : {}) };
+    } catch (error) {
+      health.db = { ok: false, error: (error as Error).message };
+    }
+    if (health.db.ok !== this.local.db.ok) {
+      this.log[health.db.ok ? 'info' : 'warn'](
+        `database ${health.db.ok ? 'reachable again' : `unreachable: ${health.db.error}`}`,
+      );
+    }
+    this.local = health;
+    return health;
+  }
+
+  start(): void {
+    void this.check();
+    this.timer = setInterval(() => void this.check(), this.config.heartbeat.intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** `/status`: this manager's services. */
+  status(): {
+    status: 'OK' | 'Fail';
+    services: Record<string, { status: 'Active' | 'Inactive'; is_remote: boolean; extra_info: object }>;
+  } {
+    const services: Record<
+      string,
+      { status: 'Active' | 'Inactive'; is_remote: boolean; extra_info: object }
+    > = {
+      'Manager Rest-Service': { status: 'Active', is_remote: false, extra_info: {} },
+      PostgreSQL: {
+        status: this.local.db.ok ? 'Active' : 'Inactive',
+        is_remote: true,
+        extra_info: {
+          primary: this.local.db.primary ?? null,
+          ...(this.local.db.error ? { error: this.local.db.error } : {}),
+        },
+      },
+      RabbitMQ: {
+        status: this.local.broker.ok ? 'Active' : 'Inactive',
+        is_remote: true,
+        extra_info: { connected_to: this.local.broker.host ?? null },
+      },
+    };
+    if (this.local.worker.enabled) {
+      services['Workflow Worker'] = {
+        status: this.local.worker.ok ? 'Active' : 'Inactive',
+        is_remote: false,
+        extra_info: { running_executions: this.local.worker.active },
+      };
+    }
+    return { status: this.ok ? 'OK' : 'Fail', services };
+  }
+
+  /** `/cluster-status`, computed at most once a second however many clients ask. */
+  clusterStatus(): Promise<ClusterStatus> {
+    const now = Date.now();
+    if (!this.cluster || now - this.cluster.at > 1_000) {
+      this.cluster = { at: now, value: this.computeCluster() };
+    }
+    return this.cluster.value;
+  }
+
+  private async computeCluster(): Promise<ClusterStatus> {
+    const [manager, db, broker] = await Promise.all([this.managers(), this.dbNodes(), this.brokerNodes()]);
+    return { status: worst([manager.status, db.status, broker.status]), services: { manager, db, broker } };
+  }
+
+  private service(name: ServiceName, nodes: Record<string, ClusterNode>): ClusterService {
+    const list = Object.values(nodes);
+    const healthy = list.filter((node) => node.status === 'OK').length;
+    return { is_external: false, status: serviceState(name, healthy, list.length), nodes };
+  }
+
+  private node(
+    ip: string,
+    failures: string[],
+    services: Record<string, unknown> = {},
+    version = '',
+  ): ClusterNode {
+    return {
+      status: failures.length === 0 ? 'OK' : 'Fail',
+      private_ip: ip,
+      public_ip: ip,
+      version,
+      failures,
+      services,
+      metrics: {},
+    };
+  }
+
+  private async managers(): Promise<ClusterService> {
+    const nodes: Record<string, ClusterNode> = {};
+    try {
+      const { rows } = await timeout(
+        this.db.query<{
+          hostname: string;
+          private_ip: string;
+          public_ip: string;
+          version: string;
+          roles: string;
+          age: number;
+          health: { broker?: { ok: boolean }; worker?: { ok: boolean; enabled: boolean } };
+        }>('SELECT *, extract(epoch FROM now() - last_seen)::float AS age FROM managers ORDER BY hostname'),
+        3_000,
+        'reading manager heartbeats',
+      );
+      for (const row of rows) {
+        const failures: string[] = [];
+        if (row.age > this.config.heartbeat.staleSeconds)
+          failures.push(`no heartbeat for ${Math.round(row.age)} s`);
+        if (row.health.broker && !row.health.broker.ok) failures.push('not connected to the broker');
+        if (row.health.worker?.enabled && !row.health.worker.ok) failures.push('worker not consuming');
+        nodes[row.hostname] = {
+          ...this.node(row.private_ip, failures, { roles: row.roles }, row.version),
+          public_ip: row.public_ip,
+        };
+      }
+    } catch (error) {
+      // Without the database this node can only speak for itself.
+      nodes[this.config.nodeName] = this.node(
+        this.config.privateIp,
+        [`database unreachable: ${(error as Error).message}`],
+        {},
+        this.version,
+      );
+    }
+    return this.service('manager', nodes);
+  }
+
+  private async dbNodes(): Promise<ClusterService> {
+    const { db } = this.config;
+    if (db.external) return { is_external: true, status: this.local.db.ok ? 'OK' : 'Fail' };
+    if (db.patroniUrls.length === 0) {
+      return this.service('db', {
+        [db.host]: this.node(db.host, this.local.db.ok ? [] : [this.local.db.error ?? 'unreachable']),
+      });
+    }
+    const nodes: Record<string, ClusterNode> = {};
+    let members: Awaited<ReturnType<typeof clusterMembers>> = [];
+    try {
+      members = await clusterMembers(db.patroniUrls);
+    } catch (error) {
+      for (const url of db.patroniUrls) {
+        const host = new URL(url).hostname;
+        nodes[host] = this.node(host, [`Patroni unreachable: ${(error as Error).message}`]);
+      }
+      return this.service('db', nodes);
+    }
+    for (const member of members) {
+      const failures = ['running', 'streaming'].includes(member.state) ? [] : [`state ${member.state}`];
+      nodes[member.name] = this.node(member.host, failures, {
+        role: member.role,
+        state: member.state,
+        lag: member.lag ?? 0,
+      });
+    }
+    return this.service('db', nodes);
+  }
+
+  private async brokerNodes(): Promise<ClusterService> {
+    const { mq } = this.config;
+    if (mq.external) return { is_external: true, status: this.local.broker.ok ? 'OK' : 'Fail' };
+    const results = await Promise.all(
+      mq.hosts.map(async (host) => [host, await probeTcp(host.host, host.port)] as const),
+    );
+    const nodes: Record<string, ClusterNode> = {};
+    for (const [host, reachable] of results) {
+      nodes[host.host] = this.node(host.host, reachable ? [] : [`AMQP port ${host.port} unreachable`]);
+    }
+    return this.service('broker', nodes);
+  }
+}

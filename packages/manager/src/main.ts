@@ -1,0 +1,114 @@
+/**
+ * `cosmo-manager rest|worker|all`: validates the configuration, migrates the schema, creates the
+ * admin, then serves the REST API and/or runs the workflow worker until SIGTERM.
+ */
+import { Authenticator } from './auth.ts';
+import { ConfigError, loadConfig, ROLES, type Role } from './config.ts';
+import type { AppContext, VersionInfo } from './context.ts';
+import { Database } from './db.ts';
+import { HealthMonitor } from './health.ts';
+import { createLogger } from './log.ts';
+import { migrate } from './migrations.ts';
+import { Queue } from './queue.ts';
+import { createServer } from './server.ts';
+import { ensureAdmin, pgAuthStore } from './users.ts';
+import { Worker } from './worker.ts';
+
+declare const COSMO_VERSION: string | undefined;
+
+const USAGE = `usage: cosmo-manager <rest|worker|all>
+  rest    serve the REST API on COSMO_HTTP_PORT (8080)
+  worker  run the workflow worker
+  all     both (the default in the images)
+configuration: COSMO_* environment variables; secrets only as *_FILE paths`;
+
+function versionInfo(): VersionInfo {
+  return {
+    edition: 'community',
+    version: process.env.COSMO_VERSION ?? (typeof COSMO_VERSION === 'string' ? COSMO_VERSION : '0.0.0-dev'),
+    build: process.env.COSMO_BUILD ?? null,
+    date: process.env.COSMO_BUILD_DATE ?? null,
+    commit: process.env.COSMO_COMMIT ?? null,
+    distribution: 'debian',
+    distro_release: 'trixie',
+  };
+}
+
+async function retry<T>(
+  what: string,
+  log: ReturnType<typeof createLogger>,
+  fn: () => Promise<T>,
+  seconds = 120,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      if (attempt === 1 || attempt % 10 === 0) log.warn(`${what}: ${(error as Error).message}; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 1_000)));
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const role = (argv[0] ?? 'all') as Role;
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!ROLES.includes(role) || argv.length > 1) {
+    process.stderr.write(`cosmo-manager: unknown arguments '${argv.join(' ')}'\n${USAGE}\n`);
+    return 2;
+  }
+  const log = createLogger(`manager/${role}`);
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`cosmo-manager: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const db = new Database(config.db, log);
+  await retry('waiting for the database', log, async () => {
+    await db.rediscover();
+    await migrate(db, log);
+  });
+  await ensureAdmin(db, config.admin.username, config.admin.password, log);
+
+  const queue = new Queue(config.mq, log);
+  const worker = role === 'rest' ? undefined : new Worker(db, queue, log, config.stepDelayMs);
+  await worker?.start();
+  queue.start();
+
+  const version = versionInfo();
+  const health = new HealthMonitor({ db, queue, worker, config, version: version.version, role, log });
+  health.start();
+
+  const auth = new Authenticator(pgAuthStore(db), { lockout: config.lockout });
+  const ctx: AppContext = { config, db, queue, health, auth, version, log };
+  const app = role === 'worker' ? undefined : await createServer(ctx);
+  if (app) {
+    await app.listen({ host: config.http.host, port: config.http.port });
+    log.info(`REST API on http://${config.http.host}:${config.http.port}/api/v3.1`);
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info(`${signal}: stopping`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  health.stop();
+  await app?.close();
+  await queue.close();
+  await db.end();
+  return 0;
+}

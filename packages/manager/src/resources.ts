@@ -1,0 +1,211 @@
+/**
+ * Blueprints, deployments, executions and events as stored rows and as the API shows them.
+ */
+import type { BlueprintPlan } from './blueprint.ts';
+import type { ListSpec } from './listing.ts';
+
+const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
+
+export interface BlueprintRow {
+  tenant: string;
+  id: string;
+  main_file_name: string;
+  description: string | null;
+  plan: BlueprintPlan;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const blueprintItem = (row: BlueprintRow) => ({
+  id: row.id,
+  tenant_name: row.tenant,
+  created_at: iso(row.created_at),
+  updated_at: iso(row.updated_at),
+  created_by: row.created_by,
+  main_file_name: row.main_file_name,
+  description: row.description,
+  plan: row.plan,
+  state: 'uploaded',
+  visibility: 'tenant',
+  labels: [] as unknown[],
+});
+
+export const blueprintList: ListSpec<BlueprintRow, ReturnType<typeof blueprintItem>> = {
+  from: 'blueprints',
+  scopeColumn: 'tenant',
+  fields: {
+    id: 'id',
+    created_at: 'created_at',
+    updated_at: 'updated_at',
+    created_by: 'created_by',
+    main_file_name: 'main_file_name',
+  },
+  filters: ['id', 'created_by'],
+  defaultSort: 'created_at',
+  toItem: blueprintItem,
+};
+
+export interface DeploymentRow {
+  tenant: string;
+  id: string;
+  blueprint_id: string;
+  inputs: Record<string, unknown>;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+  latest_execution_status?: string | null;
+}
+
+export const WORKFLOWS = ['install', 'uninstall'] as const;
+export type WorkflowId = (typeof WORKFLOWS)[number];
+
+export const deploymentItem = (row: DeploymentRow) => ({
+  id: row.id,
+  blueprint_id: row.blueprint_id,
+  tenant_name: row.tenant,
+  created_at: iso(row.created_at),
+  updated_at: iso(row.updated_at),
+  created_by: row.created_by,
+  inputs: row.inputs,
+  outputs: {},
+  description: null,
+  visibility: 'tenant',
+  workflows: WORKFLOWS.map((name) => ({ name, parameters: {} })),
+  latest_execution_status: row.latest_execution_status ?? null,
+  labels: [] as unknown[],
+});
+
+const DEPLOYMENTS_FROM = `(SELECT d.*, (SELECT e.status FROM executions e WHERE e.tenant = d.tenant AND e.deployment_id = d.id
+   ORDER BY e.created_at DESC LIMIT 1) AS latest_execution_status FROM deployments d) AS deployments`;
+
+export const deploymentList: ListSpec<DeploymentRow, ReturnType<typeof deploymentItem>> = {
+  from: DEPLOYMENTS_FROM,
+  scopeColumn: 'tenant',
+  fields: {
+    id: 'id',
+    blueprint_id: 'blueprint_id',
+    created_at: 'created_at',
+    updated_at: 'updated_at',
+    created_by: 'created_by',
+  },
+  filters: ['id', 'blueprint_id', 'created_by'],
+  defaultSort: 'created_at',
+  toItem: deploymentItem,
+};
+
+export const deploymentQuery = `SELECT * FROM ${DEPLOYMENTS_FROM} WHERE tenant = $1 AND id = $2`;
+
+export const EXECUTION_STATUSES = [
+  'pending',
+  'started',
+  'cancelling',
+  'terminated',
+  'failed',
+  'cancelled',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['pending', 'started', 'cancelling'];
+
+export interface ExecutionRow {
+  id: string;
+  tenant: string;
+  deployment_id: string;
+  blueprint_id: string;
+  workflow_id: WorkflowId;
+  parameters: Record<string, unknown>;
+  status: ExecutionStatus;
+  error: string;
+  created_by: string;
+  created_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+}
+
+export const executionItem = (row: ExecutionRow) => ({
+  id: row.id,
+  workflow_id: row.workflow_id,
+  deployment_id: row.deployment_id,
+  blueprint_id: row.blueprint_id,
+  status: row.status,
+  status_display: row.status === 'terminated' ? 'completed' : row.status,
+  created_at: iso(row.created_at),
+  started_at: iso(row.started_at),
+  ended_at: iso(row.ended_at),
+  error: row.error,
+  parameters: row.parameters,
+  tenant_name: row.tenant,
+  created_by: row.created_by,
+  is_dry_run: false,
+  is_system_workflow: false,
+  visibility: 'tenant',
+});
+
+export const executionList: ListSpec<ExecutionRow, ReturnType<typeof executionItem>> = {
+  from: 'executions',
+  scopeColumn: 'tenant',
+  fields: {
+    id: 'id',
+    deployment_id: 'deployment_id',
+    blueprint_id: 'blueprint_id',
+    workflow_id: 'workflow_id',
+    status: 'status',
+    created_at: 'created_at',
+    started_at: 'started_at',
+    ended_at: 'ended_at',
+  },
+  filters: ['id', 'deployment_id', 'blueprint_id', 'workflow_id', 'status'],
+  defaultSort: 'created_at',
+  toItem: executionItem,
+};
+
+export interface EventRow {
+  id: string;
+  execution_id: string;
+  event_type: string;
+  message: string;
+  node_id: string | null;
+  node_instance_id: string | null;
+  operation: string | null;
+  timestamp: Date;
+  tenant: string;
+  deployment_id: string;
+  blueprint_id: string;
+  workflow_id: string;
+}
+
+export const eventItem = (row: EventRow) => ({
+  timestamp: iso(row.timestamp),
+  reported_timestamp: iso(row.timestamp),
+  message: row.message,
+  event_type: row.event_type,
+  type: 'cloudify_event',
+  level: null,
+  execution_id: row.execution_id,
+  node_instance_id: row.node_instance_id,
+  node_name: row.node_id,
+  operation: row.operation,
+  workflow_id: row.workflow_id,
+  deployment_id: row.deployment_id,
+  blueprint_id: row.blueprint_id,
+  tenant_name: row.tenant,
+  error_causes: null,
+});
+
+export const eventList: ListSpec<EventRow, ReturnType<typeof eventItem>> = {
+  from: `(SELECT ev.*, ex.tenant, ex.deployment_id, ex.blueprint_id, ex.workflow_id
+          FROM events ev JOIN executions ex ON ex.id = ev.execution_id) AS events`,
+  scopeColumn: 'tenant',
+  fields: {
+    id: 'id',
+    timestamp: 'timestamp',
+    execution_id: 'execution_id',
+    deployment_id: 'deployment_id',
+    event_type: 'event_type',
+    node_name: 'node_id',
+  },
+  filters: ['execution_id', 'deployment_id', 'event_type', 'node_name'],
+  // id breaks ties between events of one millisecond, so the order is the order of the steps.
+  defaultSort: 'id',
+  toItem: eventItem,
+};

@@ -1,0 +1,117 @@
+/** Deployments: created from a blueprint with inputs; one node instance per node template. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type BlueprintPlan, resolveInputs } from '../blueprint.ts';
+import type { AppContext } from '../context.ts';
+import { conflict, notFound } from '../errors.ts';
+import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
+import { randomAlphanumeric } from '../passwords.ts';
+import {
+  ACTIVE_STATUSES,
+  type DeploymentRow,
+  deploymentItem,
+  deploymentList,
+  deploymentQuery,
+} from '../resources.ts';
+import { checkId, parseBody } from '../validate.ts';
+import { caller } from './request.ts';
+
+const createSchema = z
+  .object({
+    blueprint_id: z.string().min(1, 'is required'),
+    inputs: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.put<{ Params: { id: string } }>('/deployments/:id', async (request, reply) => {
+    const { tenant, principal } = caller(request);
+    const id = checkId('deployment', request.params.id);
+    const body = parseBody(createSchema, request.body);
+    const blueprint = await ctx.db.query<{ plan: BlueprintPlan }>(
+      'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
+      [tenant, body.blueprint_id],
+    );
+    if (!blueprint.rows[0]) throw notFound(`blueprint '${body.blueprint_id}' not found`);
+    const plan = blueprint.rows[0].plan;
+    const inputs = resolveInputs(plan, body.inputs ?? {});
+    const created = await ctx.db.transaction(async (client) => {
+      const { rows } = await client.query<DeploymentRow>(
+        `INSERT INTO deployments (tenant, id, blueprint_id, inputs, created_by) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant, id) DO NOTHING RETURNING *`,
+        [tenant, id, body.blueprint_id, JSON.stringify(inputs), principal.username],
+      );
+      if (!rows[0]) throw conflict(`deployment '${id}' already exists in tenant ${tenant}`);
+      for (const nodeId of plan.installOrder) {
+        await client.query(
+          "INSERT INTO node_instances (tenant, deployment_id, id, node_id, state) VALUES ($1, $2, $3, $4, 'uninitialized')",
+          [tenant, id, `${nodeId}_${randomAlphanumeric(6).toLowerCase()}`, nodeId],
+        );
+      }
+      return rows[0];
+    });
+    return reply.code(201).send(deploymentItem(created));
+  });
+
+  app.get('/deployments', async (request) =>
+    listResources(ctx.db, deploymentList, caller(request).tenant, request.query as Query),
+  );
+
+  const find = async (tenant: string, id: string) => {
+    const { rows } = await ctx.db.query<DeploymentRow>(deploymentQuery, [tenant, id]);
+    if (!rows[0]) throw notFound(`deployment '${id}' not found`);
+    return rows[0];
+  };
+
+  app.get<{ Params: { id: string } }>('/deployments/:id', async (request) =>
+    includeFields(
+      deploymentItem(await find(caller(request).tenant, request.params.id)),
+      includeFrom(request.query as Query),
+    ),
+  );
+
+  app.delete<{ Params: { id: string } }>('/deployments/:id', async (request, reply) => {
+    const { tenant } = caller(request);
+    const deployment = await find(tenant, request.params.id);
+    const active = await ctx.db.query<{ id: string }>(
+      'SELECT id FROM executions WHERE tenant = $1 AND deployment_id = $2 AND status = ANY($3) LIMIT 1',
+      [tenant, deployment.id, ACTIVE_STATUSES],
+    );
+    if (active.rows[0]) {
+      throw conflict(
+        `deployment '${deployment.id}' has a running execution (${active.rows[0].id}); wait for it or cancel it`,
+      );
+    }
+    await ctx.db.query('DELETE FROM deployments WHERE tenant = $1 AND id = $2', [tenant, deployment.id]);
+    return reply.code(204).send();
+  });
+
+  app.get('/node-instances', async (request) => {
+    const query = request.query as Query;
+    return listResources(
+      ctx.db,
+      {
+        from: 'node_instances',
+        scopeColumn: 'tenant',
+        fields: { id: 'id', node_id: 'node_id', deployment_id: 'deployment_id', state: 'state' },
+        filters: ['deployment_id', 'node_id', 'state'],
+        defaultSort: 'id',
+        toItem: (row: {
+          id: string;
+          node_id: string;
+          deployment_id: string;
+          state: string;
+          tenant: string;
+        }) => ({
+          id: row.id,
+          node_id: row.node_id,
+          deployment_id: row.deployment_id,
+          state: row.state,
+          tenant_name: row.tenant,
+        }),
+      },
+      caller(request).tenant,
+      query,
+    );
+  });
+}

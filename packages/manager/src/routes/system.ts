@@ -1,0 +1,93 @@
+/** Liveness, status, cluster status, version, maintenance, and the cluster members. */
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { pageOf } from '../listing.ts';
+import { clusterMembers } from '../patroni.ts';
+
+export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
+  // For load balancers: no auth, no body beyond the word.
+  app.get('/ok', { config: { public: true } }, async (_request, reply) => {
+    const ok = ctx.health.ok;
+    return reply.code(ok ? 200 : 500).send(ok ? 'OK' : 'FAIL');
+  });
+
+  app.get('/status', async (request, reply) => {
+    const status = ctx.health.status();
+    const summary = (request.query as Record<string, string>).summary === 'true';
+    return reply.send(summary ? { status: status.status, services: {} } : status);
+  });
+
+  app.get('/cluster-status', async (request, reply) => {
+    const status = await ctx.health.clusterStatus();
+    if ((request.query as Record<string, string>).summary === 'true') {
+      return reply.code(status.status === 'Fail' ? 500 : 200).send({ status: status.status, services: {} });
+    }
+    return reply.send(status);
+  });
+
+  app.get('/version', async () => ctx.version);
+
+  app.get('/maintenance', async () => ({
+    status: 'deactivated',
+    activated_at: null,
+    activation_requested_at: null,
+    remaining_executions: null,
+    requested_by: '',
+  }));
+
+  app.get('/managers', async () => {
+    const { rows } = await ctx.db.query<{
+      hostname: string;
+      private_ip: string;
+      public_ip: string;
+      version: string;
+      roles: string;
+      last_seen: Date;
+    }>('SELECT hostname, private_ip, public_ip, version, roles, last_seen FROM managers ORDER BY hostname');
+    const items = rows.map((row, i) => ({
+      id: i + 1,
+      hostname: row.hostname,
+      private_ip: row.private_ip,
+      public_ip: row.public_ip,
+      version: row.version,
+      edition: ctx.version.edition,
+      distribution: ctx.version.distribution,
+      distro_release: ctx.version.distro_release,
+      networks: { default: row.private_ip },
+      roles: row.roles,
+      last_seen: row.last_seen.toISOString(),
+    }));
+    return pageOf(items, 0, items.length, items.length);
+  });
+
+  app.get('/brokers', async () => {
+    const { mq } = ctx.config;
+    const items = mq.hosts.map((host, i) => ({
+      id: i + 1,
+      name: host.host,
+      host: host.host,
+      port: host.port,
+      is_external: mq.external,
+      networks: { default: host.host },
+    }));
+    return pageOf(items, 0, items.length, items.length);
+  });
+
+  app.get('/db-nodes', async () => {
+    const { db } = ctx.config;
+    let items: { name: string; host: string; is_external: boolean; role?: string; state?: string }[];
+    if (db.patroniUrls.length > 0) {
+      const members = await clusterMembers(db.patroniUrls).catch(() => []);
+      items = members.map((m) => ({
+        name: m.name,
+        host: m.host,
+        is_external: false,
+        role: m.role,
+        state: m.state,
+      }));
+    } else {
+      items = [{ name: db.host, host: db.host, is_external: db.external }];
+    }
+    return pageOf(items, 0, items.length, items.length);
+  });
+}

@@ -1,0 +1,111 @@
+/** Tokens: `POST /tokens` returns the secret once; later reads show the token without it. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { badParameters, notFound } from '../errors.ts';
+import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
+import { randomAlphanumeric, sha256Hex } from '../passwords.ts';
+import { caller } from './request.ts';
+
+interface TokenRow {
+  id: string;
+  username: string;
+  role: string;
+  description: string | null;
+  expiration_date: Date | null;
+  last_used: Date | null;
+  created_at: Date;
+}
+
+const tokenItem = (row: TokenRow) => ({
+  id: row.id,
+  username: row.username,
+  role: row.role,
+  description: row.description,
+  expiration_date: row.expiration_date?.toISOString() ?? null,
+  last_used: row.last_used?.toISOString() ?? null,
+  created_at: row.created_at.toISOString(),
+});
+
+const createSchema = z
+  .object({
+    description: z.string().max(1024).nullable().optional(),
+    expiration_date: z.iso.datetime({ offset: true }).nullable().optional(),
+  })
+  .loose();
+
+const FROM = '(SELECT t.*, u.role FROM tokens t JOIN users u USING (username)) AS tokens';
+
+const principalOf = (request: FastifyRequest) => caller(request).principal;
+
+export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.post('/tokens', async (request, reply) => {
+    const principal = principalOf(request);
+    const body = createSchema.safeParse(request.body ?? {});
+    if (!body.success) {
+      const issue = body.error.issues[0]!;
+      throw badParameters(`${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
+    }
+    const expiration = body.data.expiration_date ? new Date(body.data.expiration_date) : null;
+    if (expiration && expiration.getTime() <= Date.now()) {
+      throw badParameters(`expiration_date ${body.data.expiration_date} is in the past`);
+    }
+    const id = randomAlphanumeric(10);
+    const secret = randomAlphanumeric(40);
+    const { rows } = await ctx.db.query<TokenRow>(
+      `WITH t AS (INSERT INTO tokens (id, username, secret_hash, description, expiration_date)
+                  VALUES ($1, $2, $3, $4, $5) RETURNING *)
+       SELECT t.*, u.role FROM t JOIN users u USING (username)`,
+      [id, principal.username, sha256Hex(secret), body.data.description ?? null, expiration],
+    );
+    return reply.code(200).send({ ...tokenItem(rows[0]!), value: `ctok-${id}-${secret}` });
+  });
+
+  // An admin sees every token; anyone else only their own.
+  const scope = (request: FastifyRequest) => {
+    const principal = principalOf(request);
+    return principal.role === 'sys_admin' ? undefined : principal.username;
+  };
+
+  app.get('/tokens', async (request) =>
+    listResources(
+      ctx.db,
+      {
+        from: FROM,
+        scopeColumn: 'username',
+        fields: {
+          id: 'id',
+          username: 'username',
+          created_at: 'created_at',
+          expiration_date: 'expiration_date',
+          last_used: 'last_used',
+        },
+        filters: ['username'],
+        defaultSort: 'created_at',
+        toItem: tokenItem,
+      },
+      scope(request),
+      request.query as Query,
+    ),
+  );
+
+  const findToken = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const owner = scope(request);
+    const { rows } = await ctx.db.query<TokenRow>(
+      `SELECT * FROM ${FROM} WHERE id = $1 ${owner ? 'AND username = $2' : ''}`,
+      owner ? [request.params.id, owner] : [request.params.id],
+    );
+    if (!rows[0]) throw notFound(`token '${request.params.id}' not found`);
+    return rows[0];
+  };
+
+  app.get<{ Params: { id: string } }>('/tokens/:id', async (request) =>
+    includeFields(tokenItem(await findToken(request)), includeFrom(request.query as Query)),
+  );
+
+  app.delete<{ Params: { id: string } }>('/tokens/:id', async (request, reply) => {
+    const token = await findToken(request);
+    await ctx.db.query('DELETE FROM tokens WHERE id = $1', [token.id]);
+    return reply.code(204).send();
+  });
+}
