@@ -139,3 +139,25 @@ describe('authentication', () => {
     );
   });
 });
+
+describe('authentication while the database is away', () => {
+  it('lets a user seen before in, and refuses one never seen', async () => {
+    let clock = 0;
+    const store = new MemoryStore();
+    store.users.set('admin', {
+      username: 'admin',
+      passwordHash: await hashPassword('right'),
+      role: 'sys_admin',
+      failedLogins: 0,
+      lockedUntil: null,
+    });
+    const auth = new Authenticator(store, { lockout: { attempts: 5, seconds: 300 }, now: () => clock });
+    await auth.authenticate(basic('admin', 'right'));
+    store.getUser = async () => {
+      throw new ApiError(503, 'service_unavailable_error', 'the database is unavailable');
+    };
+    clock += 10_000;
+    expect((await auth.authenticate(basic('admin', 'right'))).username).toBe('admin');
+    expect((await rejection(auth.authenticate(basic('other', 'x')))).status).toBe(503);
+  });
+});

@@ -2,7 +2,7 @@
  * Who is calling: `Authorization: Basic` (scrypt-hashed passwords, lock-out after repeated failures)
  * or `Authentication-Token: ctok-<id>-<secret>` (only a hash of the secret is stored).
  */
-import { unauthorized } from './errors.ts';
+import { ApiError, unauthorized } from './errors.ts';
 import { sameDigest, sha256Hex, verifyPassword } from './passwords.ts';
 
 export interface UserRecord {
@@ -71,7 +71,15 @@ export class Authenticator {
   private async user(username: string): Promise<UserRecord | undefined> {
     const cached = this.users.get(username);
     if (cached && this.now() - cached.at < USER_TTL_MS) return cached.user;
-    const user = await this.store.getUser(username);
+    let user: UserRecord | undefined;
+    try {
+      user = await this.store.getUser(username);
+    } catch (error) {
+      // With the database away, a user seen before still gets in (status endpoints must answer
+      // during an outage); lock-out resumes with the database.
+      if (cached?.user && error instanceof ApiError && error.status === 503) return cached.user;
+      throw error;
+    }
     this.users.set(username, { user, at: this.now() });
     return user;
   }

@@ -1,0 +1,114 @@
+/**
+ * A manager with its own PostgreSQL and RabbitMQ, each a container of Cosmo's images on a network of
+ * its own, secrets generated for the run and copied in as files.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  GenericContainer,
+  Network,
+  type StartedNetwork,
+  type StartedTestContainer,
+  Wait,
+} from 'testcontainers';
+
+export interface Stack {
+  network: StartedNetwork;
+  db: StartedTestContainer;
+  mq: StartedTestContainer;
+  manager: StartedTestContainer;
+  url: string;
+  adminPassword: string;
+  /** Authorization header of the admin. */
+  admin: { authorization: string };
+  stop(): Promise<void>;
+}
+
+const secret = () => randomBytes(18).toString('base64url');
+
+export async function startStack(managerEnv: Record<string, string> = {}): Promise<Stack> {
+  const network = await new Network().start();
+  const dbPassword = secret();
+  const mqPassword = secret();
+  const adminPassword = secret();
+  const file = (content: string, target: string) => ({ content, target, mode: 0o444 });
+
+  const [db, mq] = await Promise.all([
+    new GenericContainer('cosmo/postgres:latest')
+      .withNetwork(network)
+      .withNetworkAliases('db')
+      .withCopyContentToContainer([file(dbPassword, '/run/secrets/db_password')])
+      .withEnvironment({ POSTGRES_PASSWORD_FILE: '/run/secrets/db_password' })
+      .withExposedPorts(5432)
+      .withWaitStrategy(Wait.forListeningPorts())
+      .withStartupTimeout(120_000)
+      .start(),
+    new GenericContainer('cosmo/rabbitmq:latest')
+      .withNetwork(network)
+      .withNetworkAliases('mq')
+      .withCopyContentToContainer([file(mqPassword, '/run/secrets/mq_password')])
+      .withEnvironment({ RABBITMQ_PASSWORD_FILE: '/run/secrets/mq_password' })
+      .withExposedPorts(5672)
+      .withWaitStrategy(Wait.forListeningPorts())
+      .withStartupTimeout(120_000)
+      .start(),
+  ]);
+
+  const manager = await new GenericContainer('cosmo/manager:latest')
+    .withNetwork(network)
+    .withCopyContentToContainer([
+      file(dbPassword, '/run/secrets/db_password'),
+      file(mqPassword, '/run/secrets/mq_password'),
+      file(adminPassword, '/run/secrets/admin_password'),
+    ])
+    .withEnvironment({
+      COSMO_NODE_NAME: 'manager-1',
+      COSMO_DB_HOST: 'db',
+      COSMO_DB_PASSWORD_FILE: '/run/secrets/db_password',
+      COSMO_MQ_HOSTS: 'mq',
+      COSMO_MQ_PASSWORD_FILE: '/run/secrets/mq_password',
+      COSMO_ADMIN_PASSWORD_FILE: '/run/secrets/admin_password',
+      ...managerEnv,
+    })
+    .withExposedPorts(8080)
+    .withWaitStrategy(Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200))
+    .withStartupTimeout(120_000)
+    .start();
+
+  const url = `http://${manager.getHost()}:${manager.getMappedPort(8080)}`;
+  return {
+    network,
+    db,
+    mq,
+    manager,
+    url,
+    adminPassword,
+    admin: { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` },
+    async stop() {
+      await Promise.allSettled([manager.stop(), db.stop(), mq.stop()]);
+      await network.stop().catch(() => {});
+    },
+  };
+}
+
+/** Polls until fn returns a value other than undefined, or fails after the timeout. */
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+  );
+}
