@@ -1,0 +1,128 @@
+/**
+ * Manager benchmark, against real containers (cosmo/manager, cosmo/postgres, cosmo/rabbitmq):
+ * requests/s for GET /status and POST /executions, and executions completed end to end per second.
+ * Measures and records; never passes or fails. Run: pnpm bench:manager
+ */
+import autocannon from 'autocannon';
+import { client } from '../test/support/api.ts';
+import { eventually, startStack } from '../test/support/stack.ts';
+import { record } from './record.ts';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 32;
+const API = '/api/v3.1';
+
+async function load(url: string, options: Partial<autocannon.Options>) {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    total: result.requests.total,
+  };
+}
+
+console.error('starting postgres, rabbitmq and the manager...');
+const stack = await startStack();
+try {
+  const api = client(stack.url, stack.admin);
+  await eventually('cluster OK', async () =>
+    (await api.get(`${API}/cluster-status`)).body.status === 'OK' ? true : undefined,
+  );
+  const token = (await api.post(`${API}/tokens`, { description: 'bench' })).body.value as string;
+
+  console.error(`GET /status, Basic auth, ${CONNECTIONS} connections, ${DURATION} s...`);
+  const statusBasic = await load(`${stack.url}${API}/status`, { headers: stack.admin });
+  console.error('GET /status, token auth...');
+  const statusToken = await load(`${stack.url}${API}/status`, { headers: { 'authentication-token': token } });
+
+  const blueprint =
+    'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n  app: {type: t, relationships: [{type: r, target: vm}]}\n';
+  await api.raw('PUT', `${API}/blueprints/bench`, {
+    raw: blueprint,
+    headers: { 'content-type': 'application/yaml' },
+  });
+  // One deployment per connection slot: a deployment runs one execution at a time.
+  const deployments = 400;
+  for (let i = 0; i < deployments; i++)
+    await api.put(`${API}/deployments/bench-${i}`, { blueprint_id: 'bench' });
+
+  console.error('POST /executions...');
+  let next = 0;
+  const startedBefore = Date.now();
+  const executions = await load(`${stack.url}${API}/executions`, {
+    method: 'POST',
+    headers: { ...stack.admin, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          // force: a deployment may be asked again before its last execution ends.
+          body: JSON.stringify({
+            deployment_id: `bench-${next++ % deployments}`,
+            workflow_id: 'install',
+            force: true,
+          }),
+        }),
+      },
+    ],
+  });
+  console.error('waiting for the posted executions to finish...');
+  const drained = await eventually(
+    'the queue to drain',
+    async () => {
+      const { body } = await api.get(`${API}/executions?status=pending&status=started&_size=1&_include=id`);
+      return body.metadata.pagination.total === 0 ? Date.now() : undefined;
+    },
+    600_000,
+    500,
+  );
+  const count = async (filter: string) =>
+    (await api.get(`${API}/executions?${filter}_size=1&_include=id`)).body.metadata.pagination
+      .total as number;
+  const posted = await count('');
+  const done = await count('status=terminated&');
+  const endToEnd = done / ((drained - startedBefore) / 1000);
+
+  const fmt = (n: number) => n.toFixed(0);
+  await record({
+    name: 'manager',
+    title: 'Manager: REST throughput and executions',
+    command: 'pnpm bench:manager',
+    columns: ['measure', 'result', 'p50 (ms)', 'p99 (ms)', 'non-2xx'],
+    rows: [
+      [
+        'GET /status req/s (Basic auth)',
+        fmt(statusBasic.requestsPerSecond),
+        statusBasic.p50ms,
+        statusBasic.p99ms,
+        statusBasic.non2xx,
+      ],
+      [
+        'GET /status req/s (token auth)',
+        fmt(statusToken.requestsPerSecond),
+        statusToken.p50ms,
+        statusToken.p99ms,
+        statusToken.non2xx,
+      ],
+      [
+        'POST /executions req/s',
+        fmt(executions.requestsPerSecond),
+        executions.p50ms,
+        executions.p99ms,
+        executions.non2xx,
+      ],
+      ['executions completed end to end /s', endToEnd.toFixed(1), '-', '-', '-'],
+    ],
+    notes: [
+      `${CONNECTIONS} connections, ${DURATION} s per measure (autocannon), all three containers and the load generator on the same 2 cores`,
+      `${done} of ${posted} posted executions terminated (2 nodes, 6 lifecycle steps each); end-to-end rate from the first POST to an empty queue`,
+      'target: >= 2,000 req/s for GET /status',
+    ],
+    raw: { statusBasic, statusToken, executions, done, posted, endToEnd },
+  });
+} finally {
+  await stack.stop();
+}
