@@ -10,8 +10,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-install -d -o rabbitmq -g rabbitmq -m 0750 /var/lib/rabbitmq /run/rabbitmq
-chown rabbitmq:rabbitmq /var/lib/rabbitmq
+# RABBITMQ_DATA_DIR is the node's home: data (mnesia) and the Erlang cookie live there.
+data=${RABBITMQ_DATA_DIR:-/var/lib/rabbitmq}
+export HOME=$data RABBITMQ_MNESIA_BASE=${RABBITMQ_MNESIA_BASE:-$data/mnesia}
+install -d -o rabbitmq -g rabbitmq -m 0750 "$data" /run/rabbitmq
+chown rabbitmq:rabbitmq "$data"
 
 if [ -z "${RABBITMQ_PASSWORD_FILE:-}" ] || [ ! -s "$RABBITMQ_PASSWORD_FILE" ]; then
   log "RABBITMQ_PASSWORD_FILE must name a file holding the password of $RABBITMQ_USER"
@@ -31,7 +34,7 @@ umask 077
 chown rabbitmq:rabbitmq /etc/rabbitmq/conf.d/50-credentials.conf
 unset password
 
-cookie=/var/lib/rabbitmq/.erlang.cookie
+cookie=$data/.erlang.cookie
 if [ -n "${RABBITMQ_ERLANG_COOKIE_FILE:-}" ]; then
   install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_ERLANG_COOKIE_FILE" "$cookie"
 elif [ ! -s "$cookie" ]; then

@@ -1,8 +1,14 @@
 /** The `cosmo` command: one file per command under commands/, wired here. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerDown } from './commands/down.ts';
+import { registerGenerate } from './commands/generate.ts';
 import { registerImagesBuild } from './commands/images-build.ts';
 import { registerImagesList } from './commands/images-list.ts';
+import { registerInit } from './commands/init.ts';
+import { registerLogs } from './commands/logs.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerUp } from './commands/up.ts';
 import { exitCodeFor } from './errors.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -21,7 +27,13 @@ export function createProgram(): Command {
     .exitOverride();
   registerImagesBuild(images);
   registerImagesList(images);
-  for (const command of images.commands) command.exitOverride();
+  registerInit(program);
+  registerGenerate(program);
+  registerUp(program);
+  registerStatus(program);
+  registerLogs(program);
+  registerDown(program);
+  for (const command of [...program.commands, ...images.commands]) command.exitOverride();
   return program;
 }
 

@@ -58,7 +58,7 @@ async function buildOne(docker: Docker, image: PlannedImage, options: BuildOptio
     {
       t: image.ref,
       dockerfile: image.spec.dockerfile,
-      buildargs: { ...image.spec.buildArgs, BASE_IMAGE: image.parentRef },
+      buildargs: image.buildArgs,
       labels: imageLabels(image, options),
       version: '1',
       rm: true,

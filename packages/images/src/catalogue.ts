@@ -19,6 +19,16 @@ export interface ImageSpec {
   description: string;
   /** A Node script (relative to the repository root) that generates files into the context first. */
   prepare?: string;
+  /**
+   * Other catalogue images whose files this one copies (`COPY --from`): built first, passed as the
+   * build arg `<NAME>_IMAGE`, and part of this image's inputs hash.
+   */
+  uses?: string[];
+}
+
+/** Every catalogue image an image needs built before it: its parent and the images it copies from. */
+export function dependencies(spec: ImageSpec): string[] {
+  return [...(spec.parent.kind === 'image' ? [spec.parent.name] : []), ...(spec.uses ?? [])];
 }
 
 export interface Catalogue {
@@ -67,6 +77,15 @@ export const defaultCatalogue: Catalogue = {
       buildArgs: {},
       description: 'The Cosmo manager: REST API and workflow worker on Node 24',
       prepare: 'packages/manager/bundle.ts',
+    },
+    {
+      name: 'aio',
+      context: 'images/aio',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'postgres' },
+      buildArgs: {},
+      description: 'Cosmo all-in-one: manager, PostgreSQL and RabbitMQ in one container',
+      uses: ['manager', 'rabbitmq'],
     },
   ],
 };

@@ -31,6 +31,23 @@ describe('build graph', () => {
     ]);
   });
 
+  it('builds an image after the images it copies from', () => {
+    const withUses: Catalogue = {
+      prefix: 'test',
+      images: [
+        { ...image('aio', 'postgres'), uses: ['manager'] },
+        image('postgres', 'base'),
+        image('manager', 'base'),
+        image('base'),
+      ],
+    };
+    expect(buildLevels(withUses, ['aio']).map((level) => level.map((spec) => spec.name))).toEqual([
+      ['base'],
+      ['manager', 'postgres'],
+      ['aio'],
+    ]);
+  });
+
   it('names an unknown image and the ones it knows', () => {
     expect(() => closure(catalogue, ['nope'])).toThrow(
       "unknown image 'nope': the catalogue has aio, manager, postgres, base",

@@ -2,7 +2,7 @@
  * The build graph: which images a request needs and in what order. Images in one level do not
  * depend on each other and may build concurrently; every level depends only on earlier ones.
  */
-import { type Catalogue, findImage, type ImageSpec } from './catalogue.ts';
+import { type Catalogue, dependencies, findImage, type ImageSpec } from './catalogue.ts';
 
 /** The requested images plus every catalogue image they are built FROM. */
 export function closure(catalogue: Catalogue, names: readonly string[]): ImageSpec[] {
@@ -13,7 +13,7 @@ export function closure(catalogue: Catalogue, names: readonly string[]): ImageSp
     }
     if (wanted.has(name)) return;
     const spec = findImage(catalogue, name);
-    if (spec.parent.kind === 'image') visit(spec.parent.name, [...path, name]);
+    for (const dependency of dependencies(spec)) visit(dependency, [...path, name]);
     wanted.set(name, spec);
   };
   const requested = names.length > 0 ? names : catalogue.images.map((image) => image.name);
@@ -21,14 +21,14 @@ export function closure(catalogue: Catalogue, names: readonly string[]): ImageSp
   return [...wanted.values()];
 }
 
-/** Levels of the build: level 0 has the images built from the root filesystem. */
+/** Levels of the build: level 0 has the images built from the root filesystem; each image comes after all it needs. */
 export function buildLevels(catalogue: Catalogue, names: readonly string[]): ImageSpec[][] {
   const specs = closure(catalogue, names);
   const depth = new Map<string, number>();
   const depthOf = (spec: ImageSpec): number => {
     const known = depth.get(spec.name);
     if (known !== undefined) return known;
-    const d = spec.parent.kind === 'image' ? depthOf(findImage(catalogue, spec.parent.name)) + 1 : 0;
+    const d = Math.max(-1, ...dependencies(spec).map((name) => depthOf(findImage(catalogue, name)))) + 1;
     depth.set(spec.name, d);
     return d;
   };

@@ -22,6 +22,8 @@ export interface PlannedImage {
   latest: string;
   /** The reference passed as the build arg BASE_IMAGE. */
   parentRef: string;
+  /** Every build arg: the spec's, `<NAME>_IMAGE` for each image it uses, and BASE_IMAGE. */
+  buildArgs: Record<string, string>;
   hash: string;
   files: ContextFile[];
   contextDir: string;
@@ -66,11 +68,18 @@ export async function planImages(docker: Docker, options: PlanOptions): Promise<
               : (rootfs?.ref ?? 'rootfs-missing');
           const parentHash =
             spec.parent.kind === 'image' ? hashes.get(spec.parent.name)! : (rootfs?.id ?? 'rootfs-missing');
+          const usedArgs = Object.fromEntries(
+            (spec.uses ?? []).map((name) => [
+              `${name.toUpperCase()}_IMAGE`,
+              `${repository(catalogue, name)}:${version}`,
+            ]),
+          );
+          const usedHashes = (spec.uses ?? []).map((name) => hashes.get(name)!);
           const hash = inputsHash({
             files,
             dockerfile: spec.dockerfile,
-            buildArgs: spec.buildArgs,
-            parentHash,
+            buildArgs: { ...spec.buildArgs, ...usedArgs },
+            parentHash: [parentHash, ...usedHashes].join('+'),
           });
           hashes.set(spec.name, hash);
           const ref = `${repository(catalogue, spec.name)}:${version}`;
@@ -83,6 +92,7 @@ export async function planImages(docker: Docker, options: PlanOptions): Promise<
           const state: ImageState = !existing ? 'missing' : existing.hash === hash ? 'up-to-date' : 'stale';
           return {
             spec,
+            buildArgs: { ...spec.buildArgs, ...usedArgs, BASE_IMAGE: parentRef },
             ref,
             latest: `${repository(catalogue, spec.name)}:latest`,
             parentRef,

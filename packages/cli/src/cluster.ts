@@ -1,0 +1,53 @@
+/** Asks a running manager for its cluster status, as the admin. */
+import type { Project } from './project.ts';
+import { adminPassword } from './secrets.ts';
+
+export interface ClusterNode {
+  status: string;
+  failures?: string[];
+}
+export interface ClusterStatus {
+  status: 'OK' | 'Degraded' | 'Fail';
+  services: Record<string, { status: string; is_external: boolean; nodes?: Record<string, ClusterNode> }>;
+}
+
+export async function clusterStatus(project: Project, password?: string): Promise<ClusterStatus> {
+  const secret = password ?? (await adminPassword(project));
+  const auth = Buffer.from(`${project.plan.access.adminUser}:${secret}`).toString('base64');
+  const response = await fetch(`${project.plan.access.url}/api/v3.1/cluster-status`, {
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await response.json()) as ClusterStatus & { message?: string };
+  if (!body.services)
+    throw new Error(`the manager answered ${response.status}: ${body.message ?? 'no status'}`);
+  return body;
+}
+
+/** One row per node: service, node, status, failures. */
+export function statusRows(status: ClusterStatus): string[][] {
+  const rows: string[][] = [];
+  for (const [service, info] of Object.entries(status.services)) {
+    if (info.is_external || !info.nodes) {
+      rows.push([service, '(external)', info.status, '']);
+      continue;
+    }
+    for (const [node, detail] of Object.entries(info.nodes)) {
+      rows.push([service, node, detail.status, (detail.failures ?? []).join('; ')]);
+    }
+  }
+  return rows;
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, col) => Math.max(...all.map((row) => (row[col] ?? '').length)));
+  return all
+    .map((row) =>
+      row
+        .map((cell, col) => cell.padEnd(widths[col]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

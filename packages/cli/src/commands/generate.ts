@@ -1,0 +1,43 @@
+/** `cosmo generate`: cosmo.yaml -> a compose file or a Swarm stack file. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { composeDocument, composeSchemaErrors, renderCompose, type Target } from '@cosmo/compose';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { CONFIG_FILE, cosmoVersion, loadProject, type Project, projectFromText } from '../project.ts';
+
+const TARGETS: readonly Target[] = ['compose', 'swarm'];
+export const OUTPUT_NAMES: Record<Target, string> = { compose: 'compose.yaml', swarm: 'stack.yaml' };
+
+/** Renders and validates; writes only a file that passed the schema. */
+export async function writeGenerated(project: Project, target: Target, file: string): Promise<string> {
+  const options = { target, configDir: project.configDir, outDir: path.dirname(path.resolve(file)) };
+  const errors = composeSchemaErrors(composeDocument(project.plan, options));
+  if (errors.length > 0)
+    throw new Error(`the generated ${target} file does not validate:\n  ${errors.join('\n  ')}`);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, renderCompose(project.plan, options));
+  return file;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('generate the compose file (or Swarm stack file) for cosmo.yaml')
+    .option('-t, --target <target>', `what to generate: ${TARGETS.join(', ')}`, 'compose')
+    .option('-o, --out <dir>', 'folder to write into (default: .cosmo beside cosmo.yaml)')
+    .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
+    .option('--defaults', 'use the default configuration instead of a file (for the files in compose/)')
+    .action(async (flags: { target: string; out?: string; config: string; defaults?: boolean }) => {
+      if (!(TARGETS as readonly string[]).includes(flags.target)) {
+        throw new UsageError(`--target ${flags.target} is not a target (use compose or swarm)`);
+      }
+      const target = flags.target as Target;
+      const project = flags.defaults
+        ? projectFromText('', path.resolve(flags.out ?? '.', CONFIG_FILE), await cosmoVersion())
+        : await loadProject(flags.config);
+      const dir = flags.out ?? path.dirname(project.composeFile);
+      const file = await writeGenerated(project, target, path.join(dir, OUTPUT_NAMES[target]));
+      process.stdout.write(`wrote ${file}\n`);
+    });
+}

@@ -1,0 +1,94 @@
+/**
+ * `cosmo up`: init when needed, build missing images, `docker compose up`, wait until the cluster
+ * reports OK (with progress), then say where the platform is and how to log in.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { buildImages, connectDocker, defaultCatalogue, projectInfo } from '@cosmo/images';
+import type { Command } from 'commander';
+import { clusterStatus } from '../cluster.ts';
+import { dockerCompose } from '../docker-compose.ts';
+import { UsageError } from '../errors.ts';
+import { progressPrinter } from '../progress.ts';
+import { CONFIG_FILE, loadProject } from '../project.ts';
+import { projectRoot } from '../root.ts';
+import { writeGenerated } from './generate.ts';
+import { initProject } from './init.ts';
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('start the platform: init if needed, build missing images, compose up, wait until healthy')
+    .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
+    .option('--timeout <seconds>', 'how long to wait for the platform to be healthy', '300')
+    .action(async (flags: { config: string; timeout: string }) => {
+      const timeout = Number(flags.timeout);
+      if (!Number.isInteger(timeout) || timeout < 1)
+        throw new UsageError(`--timeout ${flags.timeout} is not a number of seconds`);
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      if (!existsSync(flags.config)) {
+        const { configPath } = await initProject({
+          dir: path.dirname(flags.config),
+          mode: 'aio',
+          force: false,
+        });
+        say(`created ${configPath} and its secrets`);
+      }
+      const project = await loadProject(flags.config);
+      const docker = await connectDocker();
+
+      if (project.config.images.registry === '') {
+        const printer = progressPrinter(process.stdout);
+        const images = project.plan.services.map((svc) => svc.name);
+        say(`checking images: ${images.join(', ')}`);
+        const results = await buildImages(docker, {
+          ...(await projectInfo(projectRoot())),
+          catalogue: defaultCatalogue,
+          names: images,
+          onProgress: printer.listener,
+          onLog: () => {},
+        });
+        printer.done();
+        const built = results.filter((r) => r.status === 'built').map((r) => r.name);
+        say(built.length ? `built ${built.join(', ')}` : 'images up to date');
+      }
+
+      await writeGenerated(project, 'compose', project.composeFile);
+      say(
+        `starting ${project.plan.name} (${project.plan.mode}) from ${path.relative(process.cwd(), project.composeFile)}`,
+      );
+      const up = await dockerCompose(project, ['up', '-d', '--remove-orphans']);
+      if (up.code !== 0) throw new Error(`docker compose up failed (exit ${up.code})`);
+
+      const started = Date.now();
+      let last = '';
+      for (;;) {
+        const elapsed = Math.round((Date.now() - started) / 1000);
+        let state: string;
+        try {
+          const status = await clusterStatus(project);
+          if (status.status === 'OK') break;
+          state = Object.entries(status.services)
+            .map(([name, s]) => `${name} ${s.status}`)
+            .join(', ');
+        } catch (error) {
+          state = `waiting for the manager (${(error as Error).message.split('\n')[0]})`;
+        }
+        if (state !== last || elapsed % 10 === 0) say(`  ${elapsed}s: ${state}`);
+        last = state;
+        if (elapsed > timeout) {
+          throw new Error(`not healthy after ${timeout} s; see \`cosmo status\` and \`cosmo logs\``);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+      const access = project.plan.access;
+      say(`\nCosmo is up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${access.url}/api/v3.1`);
+      say(`  user:     ${access.adminUser}`);
+      say(
+        'file' in access.adminPassword
+          ? `  password: in ${path.resolve(project.configDir, access.adminPassword.file)}`
+          : `  password: in ${access.adminPassword.inVolume} inside the ${access.adminPassword.service} container`,
+      );
+      say('  status:   bin/cosmo status');
+    });
+}

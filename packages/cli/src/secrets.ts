@@ -1,0 +1,45 @@
+/** Generated credentials: random, written 0600, never printed. */
+import { randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SECRET_FILES } from '@cosmo/topology';
+import { dockerCompose } from './docker-compose.ts';
+import type { Project } from './project.ts';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export function randomSecret(length = 32): string {
+  return Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+}
+
+/** The secret files `cosmo init` would write, relative to the project folder. */
+export function secretFiles(dir: string): string[] {
+  return Object.values(SECRET_FILES).map((name) => path.join(dir, name));
+}
+
+export async function writeSecrets(dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const written: string[] = [];
+  for (const file of secretFiles(dir)) {
+    await writeFile(file, randomSecret(), { mode: 0o600 });
+    written.push(file);
+  }
+  return written;
+}
+
+export function existingSecrets(dir: string): string[] {
+  return secretFiles(dir).filter((file) => existsSync(file));
+}
+
+/** The admin password: from the project's secret file, or from the running container's volume. */
+export async function adminPassword(project: Project): Promise<string> {
+  const where = project.plan.access.adminPassword;
+  if ('file' in where) return (await readFile(path.resolve(project.configDir, where.file), 'utf8')).trim();
+  const run = await dockerCompose(project, ['exec', '-T', where.service, 'cat', where.inVolume], {
+    capture: true,
+  });
+  if (run.code !== 0)
+    throw new Error(`cannot read the admin password from the container: ${run.stderr.trim()}`);
+  return run.stdout.trim();
+}

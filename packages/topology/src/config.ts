@@ -1,0 +1,121 @@
+/**
+ * cosmo.yaml: what an operator writes. Every key has a default, so an empty file is a valid
+ * All-in-One; validation names the path, the bad value and the fix.
+ */
+import { z } from 'zod';
+
+export const MODES = ['aio', 'compact', 'distributed'] as const;
+export type Mode = (typeof MODES)[number];
+
+const port = z
+  .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a port (1-65535)` })
+  .int({ error: (issue) => `${JSON.stringify(issue.input)} is not a port (1-65535)` })
+  .min(1, { error: (issue) => `${JSON.stringify(issue.input)} is not a port (1-65535)` })
+  .max(65535, { error: (issue) => `${JSON.stringify(issue.input)} is not a port (1-65535)` });
+
+const name = (what: string) =>
+  z
+    .string({ error: (issue) => `${JSON.stringify(issue.input)} is not a ${what} (a string)` })
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a valid ${what}: use lower-case letters, digits, '-' and '_'`,
+    });
+
+const memory = z
+  .string({ error: (issue) => `${JSON.stringify(issue.input)} is not a memory size such as 512m or 2g` })
+  .regex(/^[1-9][0-9]*[kmg]$/i, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a memory size such as 512m or 2g`,
+  });
+
+const cpus = z
+  .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number of CPUs such as 1.5` })
+  .positive({ error: (issue) => `${JSON.stringify(issue.input)} is not a number of CPUs above 0` })
+  .max(1024, { error: (issue) => `${JSON.stringify(issue.input)} is more CPUs than any host has` });
+
+const resources = z
+  .strictObject({
+    cpus: cpus.optional(),
+    memory: memory.optional(),
+  })
+  .prefault({});
+
+const ipv4 = z
+  .string({ error: (issue) => `${JSON.stringify(issue.input)} is not an IP address to bind` })
+  .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address such as 127.0.0.1 or 0.0.0.0`,
+  });
+
+export const configSchema = z.strictObject({
+  /** The format of this file. */
+  version: z
+    .literal(1, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a supported config version (use 1)`,
+    })
+    .prefault(1),
+  /** Compose project and stack name; prefixes containers, networks and volumes. */
+  name: name('project name').default('cosmo'),
+  mode: z
+    .enum(MODES, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a mode (use one of ${MODES.join(', ')})`,
+    })
+    .default('aio'),
+  images: z
+    .strictObject({
+      /** Registry host (and port) the images are pushed to; empty: local images only. */
+      registry: z
+        .string()
+        .regex(/^$|^[a-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._-]+)*$/, {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is not a registry such as registry.example.com:5000`,
+        })
+        .default(''),
+      prefix: name('image prefix').default('cosmo'),
+      /** Image tag; default: the version of this Cosmo. */
+      tag: z
+        .string()
+        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, {
+          error: (issue) => `${JSON.stringify(issue.input)} is not an image tag`,
+        })
+        .optional(),
+    })
+    .prefault({}),
+  credentials: z
+    .strictObject({
+      /** generate: the container creates them in its volume at first start; files: read from `dir`. */
+      source: z
+        .enum(['generate', 'files'], {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is not a credentials source (use generate or files)`,
+        })
+        .default('generate'),
+      /** Folder of the secret files, relative to cosmo.yaml. */
+      dir: z.string().min(1).default('secrets'),
+    })
+    .prefault({}),
+  modes: z
+    .strictObject({
+      aio: z
+        .strictObject({
+          port: port.default(8080),
+          /** Host address the port is published on; 0.0.0.0 for every interface. */
+          bind: ipv4.default('0.0.0.0'),
+          resources,
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  external: z
+    .strictObject({
+      db: z
+        .strictObject({
+          host: z.string().min(1),
+          port: port.default(5432),
+          sslmode: z.enum(['require', 'verify-ca', 'verify-full']).default('verify-full'),
+        })
+        .optional(),
+      queue: z.strictObject({ hosts: z.array(z.string().min(1)).min(1) }).optional(),
+    })
+    .optional(),
+});
+
+export type CosmoConfig = z.output<typeof configSchema>;

@@ -1,0 +1,83 @@
+/**
+ * Reading cosmo.yaml: YAML errors with their line, schema errors as `path: what is wrong`, and the
+ * rules across keys that a schema cannot say. All problems are reported at once.
+ */
+import { parse, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { type CosmoConfig, configSchema } from './config.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`${source} is not valid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path
+    .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  const where = pathOf(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys
+      .map((key) => `${where ? `${where}.` : ''}${key}: unknown key (check its spelling and place)`)
+      .join('\n  ');
+  }
+  return `${where || '(top level)'}: ${issue.message}`;
+}
+
+export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    const line = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
+    throw new ConfigError(source, [`not valid YAML${line}: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  if (document === null || document === undefined) document = {};
+  if (typeof document !== 'object' || Array.isArray(document)) {
+    throw new ConfigError(source, ['(top level): must be a mapping of keys such as mode, modes, images']);
+  }
+  const result = configSchema.safeParse(document);
+  if (!result.success) throw new ConfigError(source, result.error.issues.map(describe));
+  const config = result.data;
+  const problems: string[] = [];
+  if (config.mode === 'aio' && config.external) {
+    problems.push(
+      'external: the aio mode runs its own database and queue; remove external or use mode compact or distributed',
+    );
+  }
+  if (config.mode !== 'aio') {
+    problems.push(`mode: ${config.mode} is not available yet in this version (use aio)`);
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return config;
+}
+
+/** The configuration `cosmo init` writes: every default spelled out, so it documents itself. */
+export function defaultConfigText(
+  options: { mode?: string; credentials?: 'generate' | 'files' } = {},
+): string {
+  return `# Cosmo configuration. Every key is optional; these are the defaults.
+version: 1
+name: cosmo
+mode: ${options.mode ?? 'aio'}
+images:
+  registry: ""        # empty: images exist only in the local engine (pull_policy: never)
+  prefix: cosmo
+credentials:
+  source: ${options.credentials ?? 'files'}      # files: read from dir; generate: created in the container's volume
+  dir: secrets
+modes:
+  aio:
+    port: 8080
+    bind: 0.0.0.0
+    resources: {}     # e.g. {cpus: 2, memory: 2g}
+`;
+}
