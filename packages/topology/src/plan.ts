@@ -64,17 +64,13 @@ function aioPlan(config: CosmoConfig, version: string): Plan {
         file: `${config.credentials.dir}/${name}`,
       }))
     : [];
-  const environment: Record<string, string> = {
-    // The manager's name in heartbeats: stable across container re-creations.
-    COSMO_NODE_NAME: 'aio',
-    ...(files
-      ? {
-          COSMO_ADMIN_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.admin}`,
-          COSMO_DB_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.db}`,
-          COSMO_MQ_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.mq}`,
-        }
-      : {}),
-  };
+  const environment: Record<string, string> = files
+    ? {
+        COSMO_ADMIN_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.admin}`,
+        COSMO_DB_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.db}`,
+        COSMO_MQ_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.mq}`,
+      }
+    : {};
   // Compose prefixes volumes with the project name: cosmo_data.
   const volume = 'data';
   return {

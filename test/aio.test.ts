@@ -1,0 +1,365 @@
+/**
+ * The All-in-One end to end: the cosmo/aio image reaches cluster-status OK and runs an execution;
+ * its data and credentials survive a new container on the same volume; supervisord brings back a
+ * killed RabbitMQ; compose/aio/compose.yaml comes up healthy; `cosmo up`/`status`/`down` leave
+ * nothing behind; bad configuration and flags are refused with exit 2 and nothing written.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { DockerComposeEnvironment, GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Client, client } from './support/api.ts';
+import { cosmo, REPO_ROOT } from './support/cli.ts';
+import { eventually } from './support/stack.ts';
+
+const API = '/api/v3.1';
+const docker = new Docker();
+const BLUEPRINT =
+  'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n  app: {type: t, relationships: [{type: r, target: vm}]}\n';
+
+async function startAio(volume: string): Promise<StartedTestContainer> {
+  return new GenericContainer('cosmo/aio:latest')
+    .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
+    .withExposedPorts(8080)
+    .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+    .withStartupTimeout(180_000)
+    .start();
+}
+
+async function adminClient(container: StartedTestContainer): Promise<{ api: Client; password: string }> {
+  const { output, exitCode } = await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password']);
+  expect(exitCode).toBe(0);
+  const password = output.trim();
+  const url = `http://${container.getHost()}:${container.getMappedPort(8080)}`;
+  return {
+    api: client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` }),
+    password,
+  };
+}
+
+const clusterOk = (api: Client) =>
+  eventually(
+    'cluster-status OK',
+    async () => ((await api.get(`${API}/cluster-status`)).body.status === 'OK' ? true : undefined),
+    120_000,
+  );
+
+describe('the cosmo/aio image', () => {
+  const volume = `cosmo-itest-aio-${process.pid}`;
+  let container: StartedTestContainer | undefined;
+  let api: Client;
+  let password: string;
+  let executionId: string;
+
+  beforeAll(async () => {
+    await docker.createVolume({ Name: volume, Labels: { 'io.cosmo.test': 'aio' } });
+    container = await startAio(volume);
+    ({ api, password } = await adminClient(container));
+  });
+
+  afterAll(async () => {
+    await container?.stop();
+    await docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => {});
+  });
+
+  it('generates its credentials on first start, 0600 in the volume, and logs where, not what', async () => {
+    const { output } = await container!.exec([
+      'stat',
+      '-c',
+      '%a %n',
+      '/var/lib/cosmo/secrets/admin_password',
+      '/var/lib/cosmo/secrets/db_password',
+    ]);
+    expect(
+      output
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ')[0]),
+    ).toEqual(['600', '600']);
+    const logs = (
+      await docker.getContainer(container!.getId()).logs({ stdout: true, stderr: true })
+    ).toString();
+    expect(logs).toContain('its password is in /var/lib/cosmo/secrets/admin_password');
+    expect(logs).not.toContain(password);
+  });
+
+  it('reaches cluster-status OK with manager, db and broker', async () => {
+    await clusterOk(api);
+    const { body } = await api.get(`${API}/cluster-status`);
+    expect(body.services.manager.status).toBe('OK');
+    expect(body.services.db.status).toBe('OK');
+    expect(body.services.broker.status).toBe('OK');
+  });
+
+  it('runs an execution round trip', async () => {
+    expect(
+      (
+        await api.raw('PUT', `${API}/blueprints/bp`, {
+          raw: BLUEPRINT,
+          headers: { 'content-type': 'application/yaml' },
+        })
+      ).status,
+    ).toBe(201);
+    expect((await api.put(`${API}/deployments/dep`, { blueprint_id: 'bp' })).status).toBe(201);
+    const started = await api.post(`${API}/executions`, { deployment_id: 'dep', workflow_id: 'install' });
+    expect(started.status).toBe(201);
+    executionId = started.body.id;
+    const done = await eventually('the install to finish', async () => {
+      const { body } = await api.get(`${API}/executions/${executionId}`);
+      return body.status === 'terminated' ? body : undefined;
+    });
+    expect(done.ended_at).not.toBeNull();
+    expect((await api.get(`${API}/events?execution_id=${executionId}`)).body.metadata.pagination.total).toBe(
+      8,
+    );
+  });
+
+  it('keeps blueprints, executions and credentials in a new container on the same volume', async () => {
+    await container!.stop();
+    container = await startAio(volume);
+    const again = await adminClient(container);
+    expect(again.password).toBe(password);
+    await clusterOk(again.api);
+    expect((await again.api.get(`${API}/blueprints/bp`)).status).toBe(200);
+    expect((await again.api.get(`${API}/executions/${executionId}`)).body.status).toBe('terminated');
+    api = again.api;
+  });
+
+  it('restarts a RabbitMQ killed with kill -9, and status returns to OK', async () => {
+    const pid = (
+      await container!.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'rabbitmq'])
+    ).output.trim();
+    expect(pid).toMatch(/^\d+$/);
+    expect((await container!.exec(['kill', '-9', pid])).exitCode).toBe(0);
+    await eventually('supervisord to restart RabbitMQ', async () => {
+      const now = (
+        await container!.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'rabbitmq'])
+      ).output.trim();
+      return /^\d+$/.test(now) && now !== pid && now !== '0' ? now : undefined;
+    });
+    await eventually(
+      'status OK again',
+      async () => ((await api.get(`${API}/status`)).body.status === 'OK' ? true : undefined),
+      120_000,
+    );
+    await clusterOk(api);
+  });
+});
+
+describe('compose/aio/compose.yaml', () => {
+  it('comes up healthy as checked in', async () => {
+    // Only the published port moves (a platform started by `cosmo up` may hold 8080); the rest is the
+    // file as checked in.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-compose-'));
+    await writeFile(
+      path.join(dir, 'compose.yaml'),
+      await readFile(path.join(REPO_ROOT, 'compose/aio/compose.yaml'), 'utf8'),
+    );
+    await writeFile(
+      path.join(dir, 'port.yaml'),
+      'services:\n  aio:\n    ports: !override\n      - "18088:8080"\n',
+    );
+    const environment = await new DockerComposeEnvironment(dir, ['compose.yaml', 'port.yaml'])
+      .withWaitStrategy('aio-1', Wait.forHealthCheck())
+      .withStartupTimeout(180_000)
+      .up();
+    try {
+      const container = environment.getContainer('aio-1');
+      const state = await docker.getContainer(container.getId()).inspect();
+      expect(state.State.Health?.Status).toBe('healthy');
+      expect(state.Config.Image).toBe('cosmo/aio:0.1.0');
+      const ok = await fetch('http://127.0.0.1:18088/api/v3.1/ok');
+      expect(await ok.text()).toBe('OK');
+    } finally {
+      await environment.down({ removeVolumes: true });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes docker compose config -q', async () => {
+    const { execFile } = await import('node:child_process');
+    const code = await new Promise<number>((resolve) =>
+      execFile(
+        'docker',
+        ['compose', '-f', path.join(REPO_ROOT, 'compose/aio/compose.yaml'), 'config', '-q'],
+        (error) => resolve(error ? 1 : 0),
+      ),
+    );
+    expect(code).toBe(0);
+  });
+});
+
+describe('cosmo up, status, down', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-up-'));
+  });
+  afterAll(async () => {
+    if (existsSync(path.join(dir, 'cosmo.yaml'))) await cosmo(['down', '--volumes'], { cwd: dir });
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('brings the platform up, reports it, and leaves no container, network or volume behind', async () => {
+    expect((await cosmo(['init'], { cwd: dir })).code).toBe(0);
+    const config = await readFile(path.join(dir, 'cosmo.yaml'), 'utf8');
+    await writeFile(
+      path.join(dir, 'cosmo.yaml'),
+      config.replace('name: cosmo', 'name: cosmo-itest-up').replace('port: 8080', 'port: 18089'),
+    );
+
+    const up = await cosmo(['up'], { cwd: dir });
+    expect(up.stderr).not.toContain('cosmo:');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain('Cosmo is up');
+    expect(up.stdout).toContain('http://localhost:18089/api/v3.1');
+    expect(up.stdout).toContain(`password: in ${path.join(dir, 'secrets/admin_password')}`);
+
+    const status = await cosmo(['status', '--json'], { cwd: dir });
+    expect(status.code).toBe(0);
+    const body = JSON.parse(status.stdout);
+    expect(body.status).toBe('OK');
+    expect(Object.keys(body.services).sort()).toEqual(['broker', 'db', 'manager']);
+    const table = await cosmo(['status'], { cwd: dir });
+    expect(table.stdout).toMatch(/^cluster: OK\nSERVICE\s+NODE\s+STATUS\s+FAILURES\nmanager\s+aio\s+OK/);
+
+    const down = await cosmo(['down', '--volumes'], { cwd: dir });
+    expect(down.code).toBe(0);
+    const project = 'com.docker.compose.project=cosmo-itest-up';
+    expect(await docker.listContainers({ all: true, filters: { label: [project] } })).toEqual([]);
+    expect(await docker.listNetworks({ filters: { label: [project] } })).toEqual([]);
+    expect((await docker.listVolumes({ filters: { label: [project] } })).Volumes ?? []).toEqual([]);
+  });
+});
+
+describe('bad configuration and flags', () => {
+  const VALID = 'version: 1\nmode: aio\n';
+  // [description, cosmo.yaml content (undefined: none), arguments, message]
+  const cases: [string, string | undefined, string[], string][] = [
+    [
+      'a port out of range',
+      'modes:\n  aio:\n    port: 70000\n',
+      ['generate'],
+      'modes.aio.port: 70000 is not a port (1-65535)',
+    ],
+    ['a misspelt key', 'modes:\n  aio:\n    prot: 8080\n', ['generate'], 'modes.aio.prot: unknown key'],
+    ['YAML that does not parse', 'mode: [aio\n', ['generate'], 'not valid YAML'],
+    ['a mode that does not exist', 'mode: swarm\n', ['generate'], 'mode: "swarm" is not a mode'],
+    ['a mode not available yet', 'mode: compact\n', ['generate'], 'mode: compact is not available yet'],
+    [
+      'a config version from the future',
+      'version: 3\n',
+      ['generate'],
+      'version: 3 is not a supported config version',
+    ],
+    [
+      'a project name with spaces',
+      'name: "my cosmo"\n',
+      ['generate'],
+      'name: "my cosmo" is not a valid project name',
+    ],
+    [
+      'an unknown credentials source',
+      'credentials: {source: vault}\n',
+      ['generate'],
+      'credentials.source: "vault"',
+    ],
+    [
+      'a bind address that is not one',
+      'modes: {aio: {bind: localhost}}\n',
+      ['generate'],
+      'modes.aio.bind: "localhost" is not an IPv4 address',
+    ],
+    [
+      'a memory limit without unit',
+      'modes: {aio: {resources: {memory: "512"}}}\n',
+      ['generate'],
+      'modes.aio.resources.memory: "512"',
+    ],
+    [
+      'external services in aio',
+      'external: {queue: {hosts: [mq]}}\n',
+      ['generate'],
+      'external: the aio mode runs its own',
+    ],
+    ['a list instead of a mapping', '- mode: aio\n', ['generate'], 'must be a mapping'],
+    [
+      'an image registry that is a URL',
+      'images: {registry: "https://reg"}\n',
+      ['generate'],
+      'images.registry',
+    ],
+    [
+      'an unknown target',
+      VALID,
+      ['generate', '--target', 'kubernetes'],
+      '--target kubernetes is not a target (use compose or swarm)',
+    ],
+    ['generate without cosmo.yaml', undefined, ['generate'], 'run `cosmo init`'],
+    ['status without cosmo.yaml', undefined, ['status'], 'run `cosmo init`'],
+    ['down without cosmo.yaml', undefined, ['down'], 'run `cosmo init`'],
+    ['an unknown mode for init', undefined, ['init', '--mode', 'bogus'], '--mode bogus is not a mode'],
+    [
+      'init for a mode not available yet',
+      undefined,
+      ['init', '--mode', 'distributed'],
+      'mode: distributed is not available yet',
+    ],
+    [
+      'init over an existing cosmo.yaml',
+      VALID,
+      ['init'],
+      'already exist(s): keep them, or run cosmo init --force',
+    ],
+    [
+      'logs of an unknown service',
+      VALID,
+      ['logs', 'postgres'],
+      "no service 'postgres' in this aio platform (services: aio)",
+    ],
+    [
+      'logs with a non-numeric --tail',
+      VALID,
+      ['logs', '--tail', 'ten'],
+      '--tail ten is not a number of lines',
+    ],
+    [
+      'up with a bad --timeout',
+      VALID,
+      ['up', '--timeout', 'soon'],
+      '--timeout soon is not a number of seconds',
+    ],
+    ['an unknown command', undefined, ['frobnicate'], "unknown command 'frobnicate'"],
+    ['an unknown option', VALID, ['generate', '--bogus'], "unknown option '--bogus'"],
+    ['an unknown image', undefined, ['images', 'build', 'nope'], "unknown image 'nope'"],
+  ];
+
+  it(`has at least 20 cases (${cases.length})`, () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  const listing = async (dir: string): Promise<string[]> =>
+    (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+      .sort();
+
+  it.each(cases)('refuses %s: exit 2, a message, nothing written', async (_name, config, args, message) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-bad-'));
+    try {
+      if (config !== undefined) await writeFile(path.join(dir, 'cosmo.yaml'), config);
+      const before = await listing(dir);
+      const result = await cosmo(args, { cwd: dir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(await listing(dir)).toEqual(before);
+      if (config !== undefined) expect(await readFile(path.join(dir, 'cosmo.yaml'), 'utf8')).toBe(config);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
