@@ -1,0 +1,119 @@
+/**
+ * All-in-One startup benchmark: a cold first start (empty volume: initdb, credentials, schema) and a
+ * restart (same volume), each from `docker start` to cluster-status OK, median of 5; and the size of
+ * every image. Measures and records; never passes or fails. Run: pnpm bench:startup
+ */
+import { connectDocker, defaultCatalogue, repository } from '@cosmo/images';
+import type Docker from 'dockerode';
+import { record } from './record.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const IMAGE = 'cosmo/aio:latest';
+const docker = await connectDocker();
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function exec(container: Docker.Container, cmd: string[]): Promise<string> {
+  const run = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: false });
+  const stream = await run.start({});
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  // Docker multiplexes the stream: 8-byte frame headers before each chunk of output.
+  const raw = Buffer.concat(chunks);
+  let out = '';
+  for (let i = 0; i + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(i + 4);
+    out += raw.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return out.trim();
+}
+
+/** Seconds from start to cluster-status OK, polling every 100 ms. */
+async function startToOk(container: Docker.Container): Promise<number> {
+  const started = performance.now();
+  await container.start();
+  const port = (await container.inspect()).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort;
+  const url = `http://127.0.0.1:${port}/api/v3.1`;
+  let auth: string | undefined;
+  for (;;) {
+    if ((performance.now() - started) / 1000 > 300) throw new Error('not OK after 300 s');
+    try {
+      if (!auth) {
+        const password = await exec(container, ['cat', '/var/lib/cosmo/secrets/admin_password']);
+        if (password) auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+      }
+      if (auth) {
+        const response = await fetch(`${url}/cluster-status?summary=true`, {
+          headers: { authorization: auth },
+        });
+        if (response.ok && ((await response.json()) as { status: string }).status === 'OK') {
+          return (performance.now() - started) / 1000;
+        }
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const cold: number[] = [];
+const restart: number[] = [];
+for (let run = 0; run < RUNS; run++) {
+  const volume = `cosmo-bench-startup-${process.pid}-${run}`;
+  await docker.createVolume({ Name: volume });
+  const container = await docker.createContainer({
+    Image: IMAGE,
+    HostConfig: { Binds: [`${volume}:/var/lib/cosmo`], PortBindings: { '8080/tcp': [{ HostPort: '' }] } },
+    ExposedPorts: { '8080/tcp': {} },
+  });
+  try {
+    cold.push(await startToOk(container));
+    await container.stop({ t: 60 });
+    restart.push(await startToOk(container));
+    console.error(
+      `run ${run + 1}/${RUNS}: cold ${cold.at(-1)!.toFixed(2)} s, restart ${restart.at(-1)!.toFixed(2)} s`,
+    );
+  } finally {
+    await container.remove({ force: true });
+    await docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => {});
+  }
+}
+
+const sizes: (string | number)[][] = [];
+for (const spec of defaultCatalogue.images) {
+  const image = await docker
+    .getImage(`${repository(defaultCatalogue, spec.name)}:latest`)
+    .inspect()
+    .catch(() => undefined);
+  sizes.push([
+    `${repository(defaultCatalogue, spec.name)} size`,
+    image ? `${(image.Size / 1e6).toFixed(1)} MB` : 'not built',
+  ]);
+}
+
+await record({
+  name: 'startup',
+  title: 'All-in-One: start to cluster-status OK, and image sizes',
+  command: 'pnpm bench:startup',
+  columns: ['measure', 'result'],
+  rows: [
+    [`cold first start -> OK (median of ${RUNS})`, `${median(cold).toFixed(2)} s`],
+    [`restart -> OK (median of ${RUNS})`, `${median(restart).toFixed(2)} s`],
+    ...sizes,
+  ],
+  notes: [
+    `cold runs: ${cold.map((s) => s.toFixed(2)).join(', ')} s; restarts: ${restart.map((s) => s.toFixed(2)).join(', ')} s`,
+    'from `docker start` to `GET /cluster-status` answering OK (polled every 100 ms); cold = empty volume',
+    'targets: cold <= 8 s, restart <= 6 s, cosmo/aio <= 400 MB, cosmo/manager <= 200 MB',
+  ],
+  raw: { cold, restart },
+});
