@@ -19,6 +19,7 @@ describe('build stream', () => {
   it('throws on the first error event with the daemon message and the failing step', () => {
     const stream = new BuildStream('fixture', undefined);
     stream.accept({ stream: 'Step 3/4 : RUN exit 3\n' });
+    stream.accept({ stream: 'E: Unable to locate package nope\n' });
     let caught: unknown;
     try {
       stream.accept({
@@ -31,8 +32,10 @@ describe('build stream', () => {
     expect(caught).toBeInstanceOf(BuildFailedError);
     expect((caught as BuildFailedError).step).toBe('Step 3/4 : RUN exit 3');
     expect((caught as Error).message).toBe(
-      "building fixture failed at Step 3/4 : RUN exit 3: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+      "building fixture failed at Step 3/4 : RUN exit 3: The command '/bin/sh -c exit 3' returned a non-zero code: 3" +
+        '\nlast output of the step:\n  E: Unable to locate package nope',
     );
+    expect((caught as BuildFailedError).outputTail).toEqual(['E: Unable to locate package nope']);
   });
 
   it('treats a bare error field as a failure too', () => {

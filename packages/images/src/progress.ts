@@ -16,11 +16,17 @@ export class BuildFailedError extends Error {
   readonly image: string;
   readonly step: string | undefined;
   readonly daemonMessage: string;
-  constructor(image: string, step: string | undefined, daemonMessage: string) {
-    super(`building ${image} failed${step ? ` at ${step}` : ''}: ${daemonMessage}`);
+  /** The last lines the failing step printed: usually the reason. */
+  readonly outputTail: string[];
+  constructor(image: string, step: string | undefined, daemonMessage: string, outputTail: string[] = []) {
+    super(
+      `building ${image} failed${step ? ` at ${step}` : ''}: ${daemonMessage}` +
+        (outputTail.length ? `\nlast output of the step:\n  ${outputTail.join('\n  ')}` : ''),
+    );
     this.image = image;
     this.step = step;
     this.daemonMessage = daemonMessage;
+    this.outputTail = outputTail;
   }
 }
 
@@ -41,7 +47,10 @@ export class BuildStream {
 
   accept(event: BuildEvent): void {
     const message = event.errorDetail?.message ?? event.error;
-    if (message !== undefined) throw new BuildFailedError(this.image, this.step, message.trim());
+    if (message !== undefined) {
+      const sinceStep = this.output.slice(this.output.lastIndexOf(this.step ?? '') + 1);
+      throw new BuildFailedError(this.image, this.step, message.trim(), sinceStep.slice(-15));
+    }
     if (event.aux?.ID) this.imageId = event.aux.ID;
     const text = event.stream ?? event.status;
     if (!text) return;
