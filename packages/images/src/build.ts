@@ -127,5 +127,3 @@ export async function buildImages(docker: Docker, options: BuildOptions): Promis
   }
   return results;
 }
-
-export type { Catalogue };

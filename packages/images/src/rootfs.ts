@@ -64,15 +64,20 @@ function run(command: string, args: string[], log: Log): Promise<void> {
   });
 }
 
+/** Waits for a pull or import stream to end; an `error` event inside it is a failure too. */
+function streamDone(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
+      const failed = error?.message ?? events.find((event) => event.error)?.error;
+      failed ? reject(new Error(failed)) : resolve();
+    }),
+  );
+}
+
 async function tryPull(docker: Docker, ref: string, timeoutMs: number): Promise<boolean> {
   try {
     const stream = await docker.pull(ref, { abortSignal: AbortSignal.timeout(timeoutMs) });
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
-        const failed = error ?? events.find((event) => event.error);
-        failed ? reject(failed) : resolve();
-      }),
-    );
+    await streamDone(docker, stream);
     return (await inspectImage(docker, ref)) !== undefined;
   } catch {
     return false;
@@ -98,12 +103,9 @@ async function importTree(docker: Docker, dir: string, ref: string): Promise<voi
     tag,
     changes: ['ENV LANG=C.UTF-8', 'CMD ["bash"]'],
   } as object);
-  await new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
-      const failed = error?.message ?? events.find((event) => event.error)?.error;
-      failed ? reject(new Error(`docker import of ${ref} failed: ${failed}`)) : resolve();
-    }),
-  );
+  await streamDone(docker, stream).catch((error: Error) => {
+    throw new Error(`docker import of ${ref} failed: ${error.message}`);
+  });
   const code = await tarExit;
   if (code !== 0) throw new Error(`tar of ${dir} exited ${code}: ${tarError.trim()}`);
 }

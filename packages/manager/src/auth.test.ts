@@ -32,6 +32,14 @@ class MemoryStore implements AuthStore {
   async touchToken() {}
 }
 
+const adminUser = async (): Promise<UserRecord> => ({
+  username: 'admin',
+  passwordHash: await hashPassword('right'),
+  role: 'sys_admin',
+  failedLogins: 0,
+  lockedUntil: null,
+});
+
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
 });
@@ -55,13 +63,7 @@ describe('authentication', () => {
     clock = Date.parse('2026-01-01T00:00:00Z');
     store = new MemoryStore();
     store.now = () => clock;
-    store.users.set('admin', {
-      username: 'admin',
-      passwordHash: await hashPassword('right'),
-      role: 'sys_admin',
-      failedLogins: 0,
-      lockedUntil: null,
-    });
+    store.users.set('admin', await adminUser());
     store.tokens.set('AbCdEfGhIj', {
       id: 'AbCdEfGhIj',
       username: 'admin',
@@ -144,13 +146,7 @@ describe('authentication while the database is away', () => {
   it('lets a user seen before in, and refuses one never seen', async () => {
     let clock = 0;
     const store = new MemoryStore();
-    store.users.set('admin', {
-      username: 'admin',
-      passwordHash: await hashPassword('right'),
-      role: 'sys_admin',
-      failedLogins: 0,
-      lockedUntil: null,
-    });
+    store.users.set('admin', await adminUser());
     const auth = new Authenticator(store, { lockout: { attempts: 5, seconds: 300 }, now: () => clock });
     await auth.authenticate(basic('admin', 'right'));
     store.getUser = async () => {

@@ -8,7 +8,10 @@ import { unavailable } from './errors.ts';
 import type { Logger } from './log.ts';
 import { findPrimary } from './patroni.ts';
 
-export type Queryable = Pick<pg.PoolClient, 'query'>;
+/** Anything that runs a statement: the Database itself or a client inside a transaction. */
+export interface Queryable {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
 
 /** Errors that mean "the database cannot be reached now" rather than "the query is wrong". */
 export function isConnectionError(error: unknown): boolean {

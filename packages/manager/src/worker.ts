@@ -5,7 +5,7 @@
  */
 import type amqp from 'amqplib';
 import type { BlueprintPlan } from './blueprint.ts';
-import { type Database, isConnectionError } from './db.ts';
+import { type Database, isConnectionError, type Queryable } from './db.ts';
 import { ApiError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { EXECUTIONS_QUEUE, type Queue } from './queue.ts';
@@ -17,6 +17,30 @@ export interface ExecutionMessage {
 }
 
 const TERMINAL = new Set(['terminated', 'failed', 'cancelled']);
+
+/** Records an event once: the step key makes a second attempt (a redelivery) a no-op. */
+async function recordEvent(
+  db: Queryable,
+  executionId: string,
+  key: string,
+  type: string,
+  text: string,
+  step?: Step,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO events (execution_id, step_key, event_type, message, node_id, node_instance_id, operation)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (execution_id, step_key) DO NOTHING`,
+    [
+      executionId,
+      key,
+      type,
+      text,
+      step?.nodeId ?? null,
+      step?.nodeInstanceId ?? null,
+      step?.operation ?? null,
+    ],
+  );
+}
 
 export class Worker {
   private readonly db: Database;
@@ -73,28 +97,6 @@ export class Worker {
     }
   }
 
-  private async event(
-    executionId: string,
-    key: string,
-    type: string,
-    text: string,
-    step?: Step,
-  ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO events (execution_id, step_key, event_type, message, node_id, node_instance_id, operation)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (execution_id, step_key) DO NOTHING`,
-      [
-        executionId,
-        key,
-        type,
-        text,
-        step?.nodeId ?? null,
-        step?.nodeInstanceId ?? null,
-        step?.operation ?? null,
-      ],
-    );
-  }
-
   /** Runs (or resumes) an execution; 'done' once it is in a final state, 'retry' to see it again. */
   private async run(executionId: string, stopped: () => boolean): Promise<'done' | 'retry'> {
     const { rows } = await this.db.query<ExecutionRow>('SELECT * FROM executions WHERE id = $1', [
@@ -112,7 +114,8 @@ export class Worker {
       "UPDATE executions SET status = 'started', started_at = coalesce(started_at, now()) WHERE id = $1 AND status = 'pending'",
       [executionId],
     );
-    await this.event(
+    await recordEvent(
+      this.db,
       executionId,
       'workflow:started',
       'workflow_started',
@@ -145,17 +148,13 @@ export class Worker {
       if (status.rows[0]?.status === 'cancelling') return this.cancel(executionId);
       if (this.stepDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.stepDelayMs));
       await this.db.transaction(async (client) => {
-        await client.query(
-          `INSERT INTO events (execution_id, step_key, event_type, message, node_id, node_instance_id, operation)
-           VALUES ($1, $2, 'operation_succeeded', $3, $4, $5, $6) ON CONFLICT (execution_id, step_key) DO NOTHING`,
-          [
-            executionId,
-            step.key,
-            `'${step.operation}' on ${step.nodeInstanceId} succeeded`,
-            step.nodeId,
-            step.nodeInstanceId,
-            step.operation,
-          ],
+        await recordEvent(
+          client,
+          executionId,
+          step.key,
+          'operation_succeeded',
+          `'${step.operation}' on ${step.nodeInstanceId} succeeded`,
+          step,
         );
         await client.query('UPDATE node_instances SET state = $1 WHERE tenant = $2 AND id = $3', [
           step.state,
@@ -166,10 +165,12 @@ export class Worker {
     }
 
     await this.db.transaction(async (client) => {
-      await client.query(
-        `INSERT INTO events (execution_id, step_key, event_type, message)
-         VALUES ($1, 'workflow:succeeded', 'workflow_succeeded', $2) ON CONFLICT (execution_id, step_key) DO NOTHING`,
-        [executionId, `'${execution.workflow_id}' workflow execution succeeded`],
+      await recordEvent(
+        client,
+        executionId,
+        'workflow:succeeded',
+        'workflow_succeeded',
+        `'${execution.workflow_id}' workflow execution succeeded`,
       );
       await client.query(
         "UPDATE executions SET status = 'terminated', ended_at = now() WHERE id = $1 AND status IN ('pending', 'started')",
@@ -181,10 +182,12 @@ export class Worker {
 
   private async cancel(executionId: string): Promise<'done'> {
     await this.db.transaction(async (client) => {
-      await client.query(
-        `INSERT INTO events (execution_id, step_key, event_type, message)
-         VALUES ($1, 'workflow:cancelled', 'workflow_cancelled', 'Execution cancelled') ON CONFLICT (execution_id, step_key) DO NOTHING`,
-        [executionId],
+      await recordEvent(
+        client,
+        executionId,
+        'workflow:cancelled',
+        'workflow_cancelled',
+        'Execution cancelled',
       );
       await client.query(
         "UPDATE executions SET status = 'cancelled', ended_at = now() WHERE id = $1 AND status NOT IN ('terminated', 'failed', 'cancelled')",
@@ -197,7 +200,13 @@ export class Worker {
   private async fail(executionId: string, error: unknown): Promise<void> {
     const text = error instanceof Error ? error.message : String(error);
     this.log.error(`execution ${executionId} failed: ${text}`);
-    await this.event(executionId, 'workflow:failed', 'workflow_failed', `Workflow execution failed: ${text}`);
+    await recordEvent(
+      this.db,
+      executionId,
+      'workflow:failed',
+      'workflow_failed',
+      `Workflow execution failed: ${text}`,
+    );
     await this.db.query(
       "UPDATE executions SET status = 'failed', error = $2, ended_at = now() WHERE id = $1 AND status NOT IN ('terminated', 'failed', 'cancelled')",
       [executionId, text],
