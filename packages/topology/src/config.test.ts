@@ -55,6 +55,8 @@ describe('cosmo.yaml', () => {
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
     ['external:\n  db: {host: db.example}\n', 'external: the aio mode runs its own database and queue'],
     ['mode: compact\n', 'mode: compact is not available yet in this version (use aio)'],
+    ['nodes: [{name: a, address: 10.0.0.1}]\n', 'nodes: the aio mode runs on one host'],
+    ['nodes: [{name: A, address: 10.0.0.1}]\n', 'nodes[0].name: "A" is not a valid node name'],
     ['modes: [1, 2]\n', 'modes:'],
     ['- a list\n', '(top level): must be a mapping'],
     ['mode: [unclosed\n', 'not valid YAML (line 2)'],

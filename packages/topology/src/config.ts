@@ -104,6 +104,17 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** The hosts of a clustered mode (compact: 3; distributed: 9 or more). */
+  nodes: z
+    .array(
+      z.strictObject({
+        name: name('node name'),
+        address: z
+          .string({ error: (issue) => `${JSON.stringify(issue.input)} is not a host name or address` })
+          .min(1),
+      }),
+    )
+    .optional(),
   external: z
     .strictObject({
       db: z

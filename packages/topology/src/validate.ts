@@ -53,6 +53,9 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
       'external: the aio mode runs its own database and queue; remove external or use mode compact or distributed',
     );
   }
+  if (config.mode === 'aio' && config.nodes) {
+    problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
+  }
   if (config.mode !== 'aio') {
     problems.push(`mode: ${config.mode} is not available yet in this version (use aio)`);
   }
