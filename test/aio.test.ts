@@ -152,6 +152,35 @@ describe('the cosmo/aio image', () => {
   });
 });
 
+describe('a program that cannot be started again', () => {
+  it("ends the container, so that Docker's restart policy decides", async () => {
+    const container = await new GenericContainer('cosmo/aio:latest')
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+      .withStartupTimeout(180_000)
+      .start();
+    const handle = docker.getContainer(container.getId());
+    try {
+      // The manager's start script can no longer run: every restart attempt fails until FATAL.
+      expect((await container.exec(['chmod', '0644', '/usr/local/bin/aio-manager'])).exitCode).toBe(0);
+      const pid = (
+        await container.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'manager'])
+      ).output.trim();
+      await container.exec(['kill', '-9', pid]);
+      const exited = await eventually('the container to exit', async () => {
+        const state = (await handle.inspect()).State;
+        return state.Running ? undefined : state;
+      });
+      expect(exited.Running).toBe(false);
+      const logs = (await handle.logs({ stdout: true, stderr: true })).toString();
+      expect(logs).toContain('a program went FATAL');
+      expect(logs).toMatch(/gave up: manager entered FATAL state/);
+    } finally {
+      await handle.remove({ force: true, v: true }).catch(() => {});
+    }
+  });
+});
+
 describe('compose/aio/compose.yaml', () => {
   it('comes up healthy as checked in', async () => {
     // Only the published port moves (a platform started by `cosmo up` may hold 8080); the rest is the
