@@ -145,6 +145,7 @@ export class HealthMonitor {
 
   start(): void {
     void this.check();
+    this.queue.onChange(() => void this.check());
     this.timer = setInterval(() => void this.check(), this.config.heartbeat.intervalSeconds * 1000);
     this.timer.unref();
   }

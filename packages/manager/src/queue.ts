@@ -59,6 +59,18 @@ export class Queue {
     return this.connecting;
   }
 
+  /** Called whenever the connection comes or goes (health reports it at once, not at the next beat). */
+  private readonly listeners: (() => void)[] = [];
+  private failures = 0;
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   private async tryHosts(): Promise<void> {
     let lastError: unknown;
     for (let i = 0; i < this.config.hosts.length; i++) {
@@ -69,7 +81,12 @@ export class Queue {
         return;
       } catch (error) {
         lastError = error;
-        this.log.warn(`broker ${host.host}:${host.port} unreachable (${(error as Error).message})`);
+        // A broker still starting refuses many attempts in a row: say so once, then every 20th time.
+        if (this.failures++ % 20 === 0) {
+          this.log.warn(
+            `broker ${host.host}:${host.port} unreachable (${(error as Error).message}); retrying`,
+          );
+        }
       }
     }
     this.next = (this.next + 1) % this.config.hosts.length;
@@ -91,6 +108,7 @@ export class Queue {
       this.connectedHost = undefined;
       if (!this.closing) {
         this.log.warn(`broker connection to ${host.host} closed; reconnecting`);
+        this.changed();
         void this.reconnectLoop();
       }
     });
@@ -99,7 +117,9 @@ export class Queue {
     this.publisher = publisher;
     this.connectedHost = host;
     this.log.info(`connected to broker ${host.host}:${host.port}`);
+    this.failures = 0;
     await this.attachConsumers();
+    this.changed();
   }
 
   private async reconnectLoop(): Promise<void> {
@@ -107,7 +127,8 @@ export class Queue {
       try {
         await this.connect();
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
+        // Short waits: a broker that is starting or failing over is usually back within seconds.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
       }
     }
   }
