@@ -1,6 +1,6 @@
 /** How the CLI ends: 0 done, 1 the work failed, 2 bad input or an environment that cannot serve. */
 
-import { BuildFailedError, DockerUnavailableError } from '@cosmo/images';
+import { DockerUnavailableError } from '@cosmo/images';
 import { CommanderError } from 'commander';
 
 export const EXIT_FAILED = 1;
@@ -14,6 +14,6 @@ export class UsageError extends Error {
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_USAGE;
   if (error instanceof UsageError || error instanceof DockerUnavailableError) return EXIT_USAGE;
-  if (error instanceof BuildFailedError) return EXIT_FAILED;
+  // Everything else, a failed build among it, is work that failed.
   return EXIT_FAILED;
 }

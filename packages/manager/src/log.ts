@@ -5,9 +5,8 @@ export interface Logger {
   error(message: string): void;
 }
 
-export function createLogger(component: string, quiet = false): Logger {
+export function createLogger(component: string): Logger {
   const write = (level: string, message: string) => {
-    if (quiet && level === 'info') return;
     process.stderr.write(`${new Date().toISOString()} ${level} [${component}] ${message}\n`);
   };
   return {

@@ -1,5 +1,5 @@
 /** Password hashing with scrypt, and the random secrets of tokens and generated credentials. */
-import { createHash, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scryptAsync = promisify(scrypt) as (
@@ -13,7 +13,7 @@ const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
 
-export async function hashPassword(password: string, salt = randomBytesSafe(16)): Promise<string> {
+export async function hashPassword(password: string, salt = randomBytes(16)): Promise<string> {
   const key = await scryptAsync(password, salt, KEY_LENGTH, { N, r: R, p: P });
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
@@ -28,10 +28,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
     p: Number(p),
   });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
-
-function randomBytesSafe(size: number): Buffer {
-  return Buffer.from(Array.from({ length: size }, () => randomInt(256)));
 }
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
