@@ -46,7 +46,7 @@ export function registerUp(program: Command): void {
           catalogue: defaultCatalogue,
           names: images,
           onProgress: printer.listener,
-          onLog: () => {},
+          onLog: printer.log,
         });
         printer.done();
         const built = results.filter((r) => r.status === 'built').map((r) => r.name);
