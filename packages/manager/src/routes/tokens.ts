@@ -5,6 +5,7 @@ import type { AppContext } from '../context.ts';
 import { badParameters, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import { randomAlphanumeric, sha256Hex } from '../passwords.ts';
+import { parseBody } from '../validate.ts';
 import { caller } from './request.ts';
 
 interface TokenRow {
@@ -41,14 +42,11 @@ const principalOf = (request: FastifyRequest) => caller(request).principal;
 export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/tokens', async (request, reply) => {
     const principal = principalOf(request);
-    const body = createSchema.safeParse(request.body ?? {});
-    if (!body.success) {
-      const issue = body.error.issues[0]!;
-      throw badParameters(`${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
-    }
-    const expiration = body.data.expiration_date ? new Date(body.data.expiration_date) : null;
+    // A token needs no parameters: an empty body is an empty object.
+    const data = parseBody(createSchema, request.body ?? {});
+    const expiration = data.expiration_date ? new Date(data.expiration_date) : null;
     if (expiration && expiration.getTime() <= Date.now()) {
-      throw badParameters(`expiration_date ${body.data.expiration_date} is in the past`);
+      throw badParameters(`expiration_date ${data.expiration_date} is in the past`);
     }
     const id = randomAlphanumeric(10);
     const secret = randomAlphanumeric(40);
@@ -56,7 +54,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
       `WITH t AS (INSERT INTO tokens (id, username, secret_hash, description, expiration_date)
                   VALUES ($1, $2, $3, $4, $5) RETURNING *)
        SELECT t.*, u.role FROM t JOIN users u USING (username)`,
-      [id, principal.username, sha256Hex(secret), body.data.description ?? null, expiration],
+      [id, principal.username, sha256Hex(secret), data.description ?? null, expiration],
     );
     return reply.code(200).send({ ...tokenItem(rows[0]!), value: `ctok-${id}-${secret}` });
   });
