@@ -1,6 +1,8 @@
 #!/bin/bash
-# Writes the credentials and the Erlang cookie from secret files, then runs RabbitMQ as the
-# rabbitmq user (tini is PID 1; setpriv replaces this shell so the server gets the signals).
+# Writes the credentials, the cluster's peers and the Erlang cookie from secret files, then runs
+# RabbitMQ as the rabbitmq user (tini is PID 1; setpriv replaces this shell so the server gets the
+# signals). Configuration is written by root into a folder only root can write, each file replaced
+# atomically (a new file renamed over the old one), so the rabbitmq user cannot redirect the write.
 set -euo pipefail
 
 log() { echo "rabbitmq-entrypoint: $*" >&2; }
@@ -20,19 +22,51 @@ if [ -z "${RABBITMQ_PASSWORD_FILE:-}" ] || [ ! -s "$RABBITMQ_PASSWORD_FILE" ]; t
   log "RABBITMQ_PASSWORD_FILE must name a file holding the password of $RABBITMQ_USER"
   exit 2
 fi
+# $1 file name in conf.d; stdin its content. Readable by the rabbitmq group, writable by root only.
+write_conf() {
+  local tmp
+  tmp=$(mktemp /etc/rabbitmq/conf.d/.tmp.XXXXXX)
+  cat >"$tmp"
+  chown root:rabbitmq "$tmp"
+  chmod 0640 "$tmp"
+  mv -f "$tmp" "/etc/rabbitmq/conf.d/$1"
+}
+chown root:rabbitmq /etc/rabbitmq/conf.d
+chmod 0750 /etc/rabbitmq/conf.d
+
 password=$(cat "$RABBITMQ_PASSWORD_FILE")
-# In the config directory of the container, readable by rabbitmq only; never in the image or a volume.
 umask 077
-{
-  echo "default_user = $RABBITMQ_USER"
-  echo "default_pass = $password"
-  echo "default_user_tags.administrator = true"
-  echo "default_permissions.configure = .*"
-  echo "default_permissions.read = .*"
-  echo "default_permissions.write = .*"
-} >/etc/rabbitmq/conf.d/50-credentials.conf
-chown rabbitmq:rabbitmq /etc/rabbitmq/conf.d/50-credentials.conf
+write_conf 50-credentials.conf <<CONF
+default_user = $RABBITMQ_USER
+default_pass = $password
+default_user_tags.administrator = true
+default_permissions.configure = .*
+default_permissions.read = .*
+default_permissions.write = .*
+CONF
 unset password
+
+# A cluster: RABBITMQ_CLUSTER_PEERS lists every member's host name (this node's too); each node is
+# rabbit@<host name>, so the container's host name must be its name on the network.
+if [ -n "${RABBITMQ_CLUSTER_PEERS:-}" ]; then
+  IFS=, read -r -a peers <<<"$RABBITMQ_CLUSTER_PEERS"
+  {
+    echo "cluster_formation.peer_discovery_backend = classic_config"
+    i=0
+    for peer in "${peers[@]}"; do
+      i=$((i + 1))
+      echo "cluster_formation.classic_config.nodes.$i = rabbit@$peer"
+    done
+    # Quorum queues declared before every member joined grow to all of them (checked every 10 s).
+    echo "quorum_queue.continuous_membership_reconciliation.enabled = true"
+    echo "quorum_queue.continuous_membership_reconciliation.target_group_size = ${#peers[@]}"
+    echo "quorum_queue.continuous_membership_reconciliation.interval = 10000"
+    echo "quorum_queue.continuous_membership_reconciliation.trigger_interval = 10000"
+  } | write_conf 20-cluster.conf
+  log "cluster member $RABBITMQ_NODENAME of ${RABBITMQ_CLUSTER_PEERS}"
+else
+  rm -f /etc/rabbitmq/conf.d/20-cluster.conf
+fi
 
 cookie=$data/.erlang.cookie
 if [ -n "${RABBITMQ_ERLANG_COOKIE_FILE:-}" ]; then
@@ -42,7 +76,9 @@ elif [ ! -s "$cookie" ]; then
   chown rabbitmq:rabbitmq "$cookie"
   chmod 0400 "$cookie"
 fi
-# The CLI run as root (rabbitmqctl in a shell) reads root's own copy.
-install -m 0400 "$cookie" /root/.erlang.cookie
+# The CLI run as root (rabbitmqctl in a shell) reads root's own copy, kept on a tmpfs when /run is one.
+install -d -m 0700 /run/rabbitmq-root
+install -m 0400 "$cookie" /run/rabbitmq-root/.erlang.cookie
+ln -sfn /run/rabbitmq-root/.erlang.cookie /root/.erlang.cookie
 
 exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups "$@"

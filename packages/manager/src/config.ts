@@ -8,6 +8,8 @@ import os from 'node:os';
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 export const ROLES = ['rest', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];
+export const QUEUE_TYPES = ['quorum', 'classic'] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
 
 export interface HostPort {
   host: string;
@@ -31,7 +33,15 @@ export interface ManagerConfig {
     ca: string | undefined;
     external: boolean;
   };
-  mq: { hosts: HostPort[]; user: string; password: string; vhost: string; external: boolean };
+  mq: {
+    hosts: HostPort[];
+    user: string;
+    password: string;
+    vhost: string;
+    external: boolean;
+    /** quorum (replicated, for a cluster of brokers) or classic (one broker: no Raft log to recover). */
+    queueType: QueueType;
+  };
   admin: { username: string; password: string | undefined };
   lockout: { attempts: number; seconds: number };
   heartbeat: { intervalSeconds: number; staleSeconds: number };
@@ -193,6 +203,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       password: r.secret('COSMO_MQ_PASSWORD', true) ?? '',
       vhost: r.string('COSMO_MQ_VHOST', '/'),
       external: r.bool('COSMO_MQ_EXTERNAL'),
+      queueType: r.oneOf('COSMO_MQ_QUEUE_TYPE', QUEUE_TYPES, 'quorum'),
     },
     admin: {
       username: r.string('COSMO_ADMIN_USERNAME', 'admin'),

@@ -16,7 +16,7 @@ import type { Worker } from './worker.ts';
 export interface NodeHealth {
   db: { ok: boolean; error?: string; primary?: string };
   broker: { ok: boolean; host?: string };
-  worker: { ok: boolean; enabled: boolean; active: number };
+  worker: { ok: boolean; enabled: boolean; active: number; error?: string };
   checkedAt: string;
 }
 
@@ -110,6 +110,7 @@ export class HealthMonitor {
       enabled: this.worker !== undefined,
       ok: this.queue.consumersActive,
       active: this.worker?.active ?? 0,
+      ...(this.queue.consumerError && !this.queue.consumersActive ? { error: this.queue.consumerError } : {}),
     };
     const health: NodeHealth = { db: { ok: false }, broker, worker, checkedAt: new Date().toISOString() };
     try {
@@ -182,7 +183,10 @@ export class HealthMonitor {
       services['Workflow Worker'] = {
         status: this.local.worker.ok ? 'Active' : 'Inactive',
         is_remote: false,
-        extra_info: { running_executions: this.local.worker.active },
+        extra_info: {
+          running_executions: this.local.worker.active,
+          ...(this.local.worker.error ? { error: this.local.worker.error } : {}),
+        },
       };
     }
     return { status: this.ok ? 'OK' : 'Fail', services };
@@ -236,7 +240,7 @@ export class HealthMonitor {
           version: string;
           roles: string;
           age: number;
-          health: { broker?: { ok: boolean }; worker?: { ok: boolean; enabled: boolean } };
+          health: { broker?: { ok: boolean }; worker?: { ok: boolean; enabled: boolean; error?: string } };
         }>('SELECT *, extract(epoch FROM now() - last_seen)::float AS age FROM managers ORDER BY hostname'),
         3_000,
         'reading manager heartbeats',
@@ -246,7 +250,8 @@ export class HealthMonitor {
         if (row.age > this.config.heartbeat.staleSeconds)
           failures.push(`no heartbeat for ${Math.round(row.age)} s`);
         if (row.health.broker && !row.health.broker.ok) failures.push('not connected to the broker');
-        if (row.health.worker?.enabled && !row.health.worker.ok) failures.push('worker not consuming');
+        if (row.health.worker?.enabled && !row.health.worker.ok)
+          failures.push(`worker not consuming${row.health.worker.error ? `: ${row.health.worker.error}` : ''}`);
         nodes[row.hostname] = {
           ...this.node(row.private_ip, failures, { roles: row.roles }, row.version),
           public_ip: row.public_ip,

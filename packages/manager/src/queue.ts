@@ -1,7 +1,11 @@
 /**
  * RabbitMQ: one connection to any of the configured hosts, moved to the next on loss; a confirm
- * channel for publishing (a publish returns only once the broker has it); a consumer re-established
- * after every reconnect. Queues are quorum queues, declared by this client.
+ * channel for publishing (a publish returns only once the broker has it); consumers re-attached
+ * after every reconnect. The queue type is the deployment's: quorum queues where there is a cluster
+ * of brokers to replicate to, a durable classic queue on a single broker (a quorum queue there adds
+ * a Raft log and its metadata, which a hard kill can leave unrecoverable, and replicates nothing).
+ * A consumer the broker refuses is retried with a growing delay, never in a tight loop, and the
+ * reason is kept for health.
  */
 import amqp from 'amqplib';
 import type { HostPort, ManagerConfig } from './config.ts';
@@ -25,6 +29,10 @@ export class Queue {
   private publisher: amqp.ConfirmChannel | undefined;
   private readonly consumers: Consumer[] = [];
   private consuming = false;
+  private consumeFailures = 0;
+  private attachTimer: { timer: NodeJS.Timeout; connection: amqp.ChannelModel } | undefined;
+  /** Why the consumers are not attached, when the broker refused them. */
+  consumerError: string | undefined;
   private next = 0;
   private closing = false;
   private connecting: Promise<void> | undefined;
@@ -42,6 +50,10 @@ export class Queue {
   /** True when every registered consumer is attached to the current connection. */
   get consumersActive(): boolean {
     return this.connected && this.consuming;
+  }
+
+  private get queueArguments(): Record<string, string> {
+    return { 'x-queue-type': this.config.queueType };
   }
 
   private url(host: HostPort): string {
@@ -97,9 +109,14 @@ export class Queue {
     const connection = await amqp.connect(this.url(host), {
       clientProperties: { connection_name: 'cosmo-manager' },
     });
-    const publisher = await connection.createConfirmChannel();
-    await publisher.assertQueue(EXECUTIONS_QUEUE, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     connection.on('error', (error: Error) => this.log.warn(`broker connection error: ${error.message}`));
+    const publisher = await connection.createConfirmChannel();
+    try {
+      await publisher.assertQueue(EXECUTIONS_QUEUE, { durable: true, arguments: this.queueArguments });
+    } catch (error) {
+      await connection.close().catch(() => {});
+      throw new Error(declareProblem(EXECUTIONS_QUEUE, this.config.queueType, error as Error));
+    }
     connection.on('close', () => {
       if (this.connection !== connection) return;
       this.connection = undefined;
@@ -118,8 +135,41 @@ export class Queue {
     this.connectedHost = host;
     this.log.info(`connected to broker ${host.host}:${host.port}`);
     this.failures = 0;
-    await this.attachConsumers();
+    this.scheduleAttach(connection);
     this.changed();
+  }
+
+  /** Attaches the consumers now, or after a delay that grows with each refusal (up to 30 s). */
+  private scheduleAttach(connection: amqp.ChannelModel): void {
+    if (this.consumers.length === 0) return;
+    if (this.attachTimer) {
+      if (this.attachTimer.connection === connection) return;
+      clearTimeout(this.attachTimer.timer); // scheduled for a connection that is gone
+    }
+    const delay = this.consumeFailures === 0 ? 0 : Math.min(500 * 2 ** (this.consumeFailures - 1), 30_000);
+    const timer = setTimeout(() => {
+      this.attachTimer = undefined;
+      if (this.connection !== connection || this.closing) return;
+      this.attachConsumers(connection).then(
+        () => {
+          if (this.consumeFailures > 0) this.log.info(`consuming ${EXECUTIONS_QUEUE} again`);
+          this.consumeFailures = 0;
+          this.consumerError = undefined;
+          this.changed();
+        },
+        (error: Error) => {
+          this.consumeFailures++;
+          this.consumerError = error.message;
+          this.log.error(
+            `cannot consume from the broker (attempt ${this.consumeFailures}): ${error.message}; retrying in ${Math.min(500 * 2 ** (this.consumeFailures - 1), 30_000) / 1000} s`,
+          );
+          this.changed();
+          if (this.connection === connection) this.scheduleAttach(connection);
+        },
+      );
+    }, delay);
+    timer.unref();
+    this.attachTimer = { timer, connection };
   }
 
   private async reconnectLoop(): Promise<void> {
@@ -133,24 +183,39 @@ export class Queue {
     }
   }
 
-  private async attachConsumers(): Promise<void> {
-    if (!this.connection || this.consumers.length === 0) return;
-    for (const consumer of this.consumers) {
-      const channel = await this.connection.createChannel();
-      channel.on('error', () => {});
-      await channel.assertQueue(consumer.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-      await channel.prefetch(consumer.prefetch);
-      await channel.consume(consumer.queue, (message) => {
-        if (!message) return; // the queue was deleted; the next reconnect declares it again
-        consumer.handler(message, channel).catch((error: Error) => {
-          this.log.error(`message handler failed: ${error.message}`);
-          try {
-            channel.nack(message, false, true);
-          } catch {
-            // the channel is gone: the broker redelivers the message anyway
-          }
+  private async attachConsumers(connection: amqp.ChannelModel): Promise<void> {
+    const channels: amqp.Channel[] = [];
+    try {
+      for (const consumer of this.consumers) {
+        const channel = await connection.createChannel();
+        channels.push(channel);
+        channel.on('error', () => {});
+        channel.on('close', () => {
+          // A consumer channel closed under a live connection (the broker cancelled it): attach again.
+          if (this.connection !== connection || this.closing || !this.consuming) return;
+          this.consuming = false;
+          this.consumeFailures++;
+          this.consumerError = 'the broker closed the consumer channel';
+          this.changed();
+          this.scheduleAttach(connection);
         });
-      });
+        await channel.assertQueue(consumer.queue, { durable: true, arguments: this.queueArguments });
+        await channel.prefetch(consumer.prefetch);
+        await channel.consume(consumer.queue, (message) => {
+          if (!message) return; // the queue was deleted; the next reconnect declares it again
+          consumer.handler(message, channel).catch((error: Error) => {
+            this.log.error(`message handler failed: ${error.message}`);
+            try {
+              channel.nack(message, false, true);
+            } catch {
+              // the channel is gone: the broker redelivers the message anyway
+            }
+          });
+        });
+      }
+    } catch (error) {
+      for (const channel of channels) await channel.close().catch(() => {});
+      throw error;
     }
     this.consuming = true;
   }
@@ -158,7 +223,7 @@ export class Queue {
   /** Registers a consumer, now and after every reconnect. */
   async consume(queue: string, prefetch: number, handler: Handler): Promise<void> {
     this.consumers.push({ queue, prefetch, handler });
-    if (this.connection) await this.attachConsumers();
+    if (this.connection) this.scheduleAttach(this.connection);
   }
 
   /** Publishes a persistent message and waits for the broker's confirm. */
@@ -189,8 +254,17 @@ export class Queue {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.attachTimer) clearTimeout(this.attachTimer.timer);
     await this.connection?.close().catch(() => {});
     this.connection = undefined;
     this.publisher = undefined;
   }
+}
+
+/** A declare the broker refused, in words that say what to do. */
+function declareProblem(queue: string, type: string, error: Error): string {
+  if (/PRECONDITION_FAILED/.test(error.message) && /x-queue-type/.test(error.message)) {
+    return `queue ${queue} exists on the broker with another type than ${type} (${error.message}); set COSMO_MQ_QUEUE_TYPE to its type, or delete the queue once it is empty`;
+  }
+  return `cannot declare queue ${queue}: ${error.message}`;
 }
