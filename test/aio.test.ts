@@ -195,7 +195,11 @@ describe('an All-in-One killed with SIGKILL (power loss, OOM kill)', () => {
   });
 
   afterAll(async () => {
-    if (container) await docker.getContainer(container.getId()).remove({ force: true }).catch(() => {});
+    if (container)
+      await docker
+        .getContainer(container.getId())
+        .remove({ force: true })
+        .catch(() => {});
     await docker
       .getVolume(volume)
       .remove()

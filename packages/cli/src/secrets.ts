@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SECRET_FILES } from '@cosmo/topology';
+import type { Plan } from '@cosmo/topology';
 import { dockerCompose } from './docker-compose.ts';
 import type { Project } from './project.ts';
 
@@ -13,23 +13,21 @@ export function randomSecret(length = 32): string {
   return Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 }
 
-/** The secret files `cosmo init` would write, relative to the project folder. */
-export function secretFiles(dir: string): string[] {
-  return Object.values(SECRET_FILES).map((name) => path.join(dir, name));
+/** The secret files of a plan, as absolute paths (the plan's are relative to cosmo.yaml's folder). */
+export function secretFiles(plan: Plan, configDir: string): string[] {
+  return plan.secrets.map((secret) => path.resolve(configDir, secret.file));
 }
 
-export async function writeSecrets(dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const written: string[] = [];
-  for (const file of secretFiles(dir)) {
+export async function writeSecrets(files: string[]): Promise<string[]> {
+  for (const file of files) {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(file, randomSecret(), { mode: 0o600 });
-    written.push(file);
   }
-  return written;
+  return files;
 }
 
-export function existingSecrets(dir: string): string[] {
-  return secretFiles(dir).filter((file) => existsSync(file));
+export function existingSecrets(files: string[]): string[] {
+  return files.filter((file) => existsSync(file));
 }
 
 /** The admin password: from the project's secret file, or from the running container's volume. */

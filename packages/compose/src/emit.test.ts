@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig, planFor } from '@cosmo/topology';
+import { defaultConfigText, parseConfig, planFor } from '@cosmo/topology';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { composeDocument, renderCompose } from './emit.ts';
@@ -67,13 +67,25 @@ describe('compose emitter', () => {
     });
   });
 
-  it('keeps compose/aio/compose.yaml current (regenerate with pnpm generate)', () => {
-    const out = path.join(root, 'compose/aio');
-    const expected = renderCompose(planFor(parseConfig(''), version), {
-      target: 'compose',
-      configDir: out,
-      outDir: out,
-    });
-    expect(readFileSync(path.join(out, 'compose.yaml'), 'utf8')).toBe(expected);
-  });
+  it.each([
+    ['aio', 'compose', 'compose.yaml', ''],
+    [
+      'distributed',
+      'compose',
+      'compose.yaml',
+      defaultConfigText({ mode: 'distributed', credentials: 'files' }),
+    ],
+    ['distributed', 'swarm', 'stack.yaml', defaultConfigText({ mode: 'distributed', credentials: 'files' })],
+  ] as const)(
+    'keeps compose/%s/ %s file current (regenerate with pnpm generate)',
+    (mode, target, file, text) => {
+      const out = path.join(root, 'compose', mode);
+      const expected = renderCompose(planFor(parseConfig(text), version), {
+        target,
+        configDir: out,
+        outDir: out,
+      });
+      expect(readFileSync(path.join(out, file), 'utf8')).toBe(expected);
+    },
+  );
 });

@@ -1,11 +1,12 @@
 /**
  * plan -> Compose Specification document (compose or Swarm dialect). Output is deterministic: the
- * same plan gives the same bytes (keys in a fixed order, nothing time- or host-dependent).
+ * same plan gives the same bytes (keys in a fixed order, nothing time- or host-dependent), and plain
+ * (no YAML anchors or aliases).
  */
 import path from 'node:path';
-import type { Plan, ServicePlan } from '@cosmo/topology';
+import { INSTANCE, type Plan, type ServicePlan } from '@cosmo/topology';
 import { stringify } from 'yaml';
-import { TARGET_KEYS, type Target } from './targets.ts';
+import { TARGET_KEYS, type Target, type TargetKeys } from './targets.ts';
 
 export interface EmitOptions {
   target: Target;
@@ -17,24 +18,34 @@ export interface EmitOptions {
 
 const seconds = (s: number) => `${s}s`;
 
-function service(svc: ServicePlan, options: EmitOptions): Record<string, unknown> {
-  const keys = TARGET_KEYS[options.target];
+const sorted = (record: Record<string, string>) =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+
+function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<string, unknown> {
+  const fill = (value: string) => value.replaceAll(INSTANCE, instance);
   const out: Record<string, unknown> = { image: svc.image };
   if (keys.pullPolicy && svc.localImage) out.pull_policy = 'never';
+  if (svc.hostname) out.hostname = fill(svc.hostname);
   if (Object.keys(svc.environment).length > 0) {
-    out.environment = Object.fromEntries(
-      Object.entries(svc.environment).sort(([a], [b]) => a.localeCompare(b)),
+    out.environment = sorted(
+      Object.fromEntries(Object.entries(svc.environment).map(([k, v]) => [k, fill(v)])),
     );
   }
   if (svc.secrets.length > 0) out.secrets = svc.secrets.map((s) => ({ source: s.name, target: s.target }));
-  out.volumes = svc.volumes.map((v) => ({ type: 'volume', source: v.volume, target: v.target }));
-  out.ports = svc.ports.map((p) => ({
-    target: p.target,
-    published: p.published,
-    protocol: 'tcp',
-    ...(options.target === 'compose' && p.host !== '0.0.0.0' ? { host_ip: p.host } : {}),
-    ...(options.target === 'swarm' ? { mode: 'ingress' } : {}),
-  }));
+  const mounts = [
+    ...svc.volumes.map((v) => ({ type: 'volume', source: v.volume, target: v.target })),
+    ...svc.tmpfs.map((target) => ({ type: 'tmpfs', target })),
+  ];
+  if (mounts.length > 0) out.volumes = mounts;
+  if (svc.ports.length > 0) {
+    out.ports = svc.ports.map((p) => ({
+      target: p.target,
+      published: p.published,
+      protocol: 'tcp',
+      ...(keys.hostIp && p.host !== '0.0.0.0' ? { host_ip: p.host } : {}),
+      ...(keys.deploy ? { mode: 'host' } : {}),
+    }));
+  }
   out.healthcheck = {
     test: svc.healthcheck.test,
     interval: seconds(svc.healthcheck.intervalSeconds),
@@ -48,31 +59,59 @@ function service(svc: ServicePlan, options: EmitOptions): Record<string, unknown
     if (svc.resources.cpus !== undefined) out.cpus = svc.resources.cpus;
     if (svc.resources.memory !== undefined) out.mem_limit = svc.resources.memory;
   }
+  if (keys.expandReplicas && svc.replicas !== undefined) {
+    // Every instance answers to the service's own name, as a Swarm service's tasks do.
+    out.networks = { default: { aliases: [svc.name] } };
+  }
   if (keys.deploy) {
+    const limits = {
+      ...(svc.resources.cpus !== undefined ? { cpus: String(svc.resources.cpus) } : {}),
+      ...(svc.resources.memory !== undefined ? { memory: svc.resources.memory } : {}),
+    };
     out.deploy = {
-      replicas: 1,
-      restart_policy: { condition: svc.restart === 'always' ? 'any' : 'on-failure' },
-      ...(svc.resources.cpus !== undefined || svc.resources.memory !== undefined
-        ? {
-            resources: {
-              limits: {
-                ...(svc.resources.cpus !== undefined ? { cpus: String(svc.resources.cpus) } : {}),
-                ...(svc.resources.memory !== undefined ? { memory: svc.resources.memory } : {}),
-              },
-            },
-          }
+      replicas: svc.replicas ?? 1,
+      endpoint_mode: 'dnsrr',
+      ...(svc.nodeLabel ? { placement: { constraints: [`node.labels.${svc.nodeLabel} == true`] } } : {}),
+      // A new task joins before an old one leaves, and only once healthy: a rolling update fails nothing.
+      ...(svc.replicas !== undefined
+        ? { update_config: { order: 'start-first', failure_action: 'rollback' } }
         : {}),
-      labels: svc.labels,
+      restart_policy: { condition: svc.restart === 'always' ? 'any' : 'on-failure' },
+      ...(Object.keys(limits).length > 0 ? { resources: { limits } } : {}),
+      labels: { ...svc.labels },
     };
   }
-  out.labels = svc.labels;
+  out.labels = { ...svc.labels };
   return out;
+}
+
+function services(plan: Plan, keys: TargetKeys): [string, Record<string, unknown>][] {
+  return plan.services.flatMap((svc): [string, Record<string, unknown>][] => {
+    if (keys.expandReplicas && svc.replicas !== undefined) {
+      return Array.from({ length: svc.replicas }, (_, i) => {
+        const name = keys.instanceName(svc.name, i + 1);
+        return [name, service(svc, keys, name)];
+      });
+    }
+    return [[svc.name, service(svc, keys, keys.instanceName(svc.name, 1))]];
+  });
+}
+
+/** The names of the services a target's file has (`manager1..N` in compose for a replicated manager). */
+export function serviceNames(plan: Plan, target: Target): string[] {
+  const keys = TARGET_KEYS[target];
+  return plan.services.flatMap((svc) =>
+    keys.expandReplicas && svc.replicas !== undefined
+      ? Array.from({ length: svc.replicas }, (_, i) => keys.instanceName(svc.name, i + 1))
+      : [svc.name],
+  );
 }
 
 /** The document as an object, for validation and tests. */
 export function composeDocument(plan: Plan, options: EmitOptions): Record<string, unknown> {
+  const keys = TARGET_KEYS[options.target];
   const doc: Record<string, unknown> = {
-    services: Object.fromEntries(plan.services.map((svc) => [svc.name, service(svc, options)])),
+    services: Object.fromEntries(services(plan, keys)),
     volumes: Object.fromEntries(plan.volumes.map((v) => [v, { labels: { 'io.cosmo.project': plan.name } }])),
   };
   if (plan.secrets.length > 0) {
@@ -91,5 +130,5 @@ export function renderCompose(plan: Plan, options: EmitOptions): string {
     `# Cosmo ${plan.mode} (${options.target === 'swarm' ? `docker stack deploy -c <this file> ${plan.name}` : 'docker compose -f <this file> up -d'}).`,
     '# Generated by `cosmo generate` from cosmo.yaml: change cosmo.yaml and generate again rather than editing.',
   ].join('\n');
-  return `${header}\n${stringify(composeDocument(plan, options), { lineWidth: 0 })}`;
+  return `${header}\n${stringify(composeDocument(plan, options), { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }

@@ -1,19 +1,28 @@
 /**
- * Which keys each target accepts. `docker stack deploy` rejects some keys that compose accepts;
- * the emitters consult this table rather than patching one dialect into the other.
+ * Which keys each target accepts, and how each renders what the plan leaves open. `docker stack
+ * deploy` rejects some keys that compose accepts; the emitters consult this table rather than
+ * patching one dialect into the other.
  */
 export type Target = 'compose' | 'swarm';
 
-export const TARGET_KEYS: Record<
-  Target,
-  {
-    pullPolicy: boolean;
-    restart: boolean;
-    stopGracePeriod: boolean;
-    deploy: boolean;
-    containerResources: boolean;
-  }
-> = {
+export interface TargetKeys {
+  pullPolicy: boolean;
+  restart: boolean;
+  stopGracePeriod: boolean;
+  deploy: boolean;
+  containerResources: boolean;
+  /** Published ports bound to one host address (compose); Swarm publishes on every address. */
+  hostIp: boolean;
+  /**
+   * Replicated services: compose writes one service per instance (`manager1..N`, each answering to
+   * the service's name through a network alias); Swarm writes one service with replicas.
+   */
+  expandReplicas: boolean;
+  /** What the plan's `{{instance}}` becomes for instance i of service name. */
+  instanceName: (name: string, i: number) => string;
+}
+
+export const TARGET_KEYS: Record<Target, TargetKeys> = {
   // compose: restart and resources on the service; pull_policy for local-only images.
   compose: {
     pullPolicy: true,
@@ -21,13 +30,21 @@ export const TARGET_KEYS: Record<
     stopGracePeriod: true,
     deploy: false,
     containerResources: true,
+    hostIp: true,
+    expandReplicas: true,
+    instanceName: (name, i) => `${name}${i}`,
   },
-  // swarm: no pull_policy, no top-level name; restart and resources go under deploy.
+  // swarm: no pull_policy, no top-level name; restart and resources go under deploy. Every port is
+  // published in host mode and every service resolved by DNS round robin: Swarm's ingress mesh and
+  // virtual IPs need IPVS, which some kernels lack (and these work where it is present too).
   swarm: {
     pullPolicy: false,
     restart: false,
     stopGracePeriod: true,
     deploy: true,
     containerResources: false,
+    hostIp: false,
+    expandReplicas: false,
+    instanceName: (name) => `${name}{{.Task.Slot}}`,
   },
 };

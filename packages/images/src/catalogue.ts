@@ -67,7 +67,7 @@ export const defaultCatalogue: Catalogue = {
       dockerfile: 'Dockerfile',
       parent: { kind: 'image', name: 'base' },
       buildArgs: {},
-      description: 'RabbitMQ 4.0, single node',
+      description: 'RabbitMQ 4.0, a single node or a cluster member (peers from RABBITMQ_CLUSTER_PEERS)',
     },
     {
       name: 'manager',
@@ -77,6 +77,22 @@ export const defaultCatalogue: Catalogue = {
       buildArgs: {},
       description: 'The Cosmo manager: REST API and workflow worker on Node 24',
       prepare: 'packages/manager/bundle.ts',
+    },
+    {
+      name: 'db',
+      context: 'images/db',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'postgres' },
+      buildArgs: {},
+      description: 'A database node: PostgreSQL 17 under Patroni 4, with an etcd 3.5 member',
+    },
+    {
+      name: 'lb',
+      context: 'images/lb',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description: 'HAProxy 3.0 in front of the managers, finding them through Docker DNS',
     },
     {
       name: 'aio',

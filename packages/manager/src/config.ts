@@ -46,6 +46,8 @@ export interface ManagerConfig {
   lockout: { attempts: number; seconds: number };
   heartbeat: { intervalSeconds: number; staleSeconds: number };
   maxUploadBytes: number;
+  /** On SIGTERM, how long `/ok` fails while requests are still served (a load balancer's detection time). */
+  drainSeconds: number;
   /** Simulated time per lifecycle operation, for demos and fault tests. */
   stepDelayMs: number;
 }
@@ -178,13 +180,23 @@ class Reader {
   }
 }
 
+/** This host's first non-loopback IPv4 address (the container's address on its network). */
+function ownAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return os.hostname();
+}
+
 export function loadConfig(env: Env = process.env): ManagerConfig {
   const r = new Reader(env);
   const patroniUrls = r.urls('COSMO_DB_PATRONI_URLS');
   const config: ManagerConfig = {
     nodeName: r.string('COSMO_NODE_NAME', os.hostname()),
-    privateIp: r.string('COSMO_PRIVATE_IP', os.hostname()),
-    publicIp: r.string('COSMO_PUBLIC_IP', r.string('COSMO_PRIVATE_IP', os.hostname())),
+    privateIp: r.string('COSMO_PRIVATE_IP', ownAddress()),
+    publicIp: r.string('COSMO_PUBLIC_IP', r.string('COSMO_PRIVATE_IP', ownAddress())),
     http: { host: r.string('COSMO_HTTP_HOST', '0.0.0.0'), port: r.int('COSMO_HTTP_PORT', 8080, 1, 65535) },
     db: {
       host: patroniUrls.length > 0 ? r.string('COSMO_DB_HOST', '') : r.string('COSMO_DB_HOST'),
@@ -219,6 +231,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     },
     maxUploadBytes: r.int('COSMO_MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     stepDelayMs: r.int('COSMO_STEP_DELAY_MS', 0, 0, 60_000),
+    drainSeconds: r.int('COSMO_DRAIN_SECONDS', 0, 0, 300),
   };
   if (config.heartbeat.staleSeconds <= config.heartbeat.intervalSeconds) {
     r.problems.push('COSMO_HEARTBEAT_STALE_SECONDS must be greater than COSMO_HEARTBEAT_SECONDS');

@@ -71,6 +71,8 @@ export class HealthMonitor {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private cluster: { at: number; value: Promise<ClusterStatus> } | undefined;
+  /** Set on SIGTERM: `/ok` fails so load balancers stop sending here, while requests are still served. */
+  draining = false;
   local: NodeHealth = {
     db: { ok: false, error: 'not checked yet' },
     broker: { ok: false },
@@ -251,7 +253,9 @@ export class HealthMonitor {
           failures.push(`no heartbeat for ${Math.round(row.age)} s`);
         if (row.health.broker && !row.health.broker.ok) failures.push('not connected to the broker');
         if (row.health.worker?.enabled && !row.health.worker.ok)
-          failures.push(`worker not consuming${row.health.worker.error ? `: ${row.health.worker.error}` : ''}`);
+          failures.push(
+            `worker not consuming${row.health.worker.error ? `: ${row.health.worker.error}` : ''}`,
+          );
         nodes[row.hostname] = {
           ...this.node(row.private_ip, failures, { roles: row.roles }, row.version),
           public_ip: row.public_ip,

@@ -106,6 +106,11 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  if (app && config.drainSeconds > 0) {
+    health.draining = true;
+    log.info(`draining: /ok fails for ${config.drainSeconds} s while requests are still served`);
+    await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
+  }
   health.stop();
   await app?.close();
   await queue.close();

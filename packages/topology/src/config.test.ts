@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFor } from './plan.ts';
+import { planFor } from './planner.ts';
 import { ConfigError, defaultConfigText, parseConfig } from './validate.ts';
 
 function problems(text: string): string[] {

@@ -45,6 +45,16 @@ const ipv4 = z
     error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address such as 127.0.0.1 or 0.0.0.0`,
   });
 
+/** A count of cluster members: Raft-style stores (etcd, Patroni, quorum queues) need an odd number. */
+const oddMembers = z
+  .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number of nodes` })
+  .int({ error: (issue) => `${JSON.stringify(issue.input)} must be odd and >= 3` })
+  .min(3, { error: (issue) => `${JSON.stringify(issue.input)} must be odd and >= 3` })
+  .max(9, {
+    error: (issue) => `${JSON.stringify(issue.input)} is more members than a quorum needs (at most 9)`,
+  })
+  .refine((n) => n % 2 === 1, { error: (issue) => `${JSON.stringify(issue.input)} must be odd and >= 3` });
+
 export const configSchema = z.strictObject({
   /** The format of this file. */
   version: z
@@ -100,6 +110,27 @@ export const configSchema = z.strictObject({
           /** Host address the port is published on; 0.0.0.0 for every interface. */
           bind: ipv4.default('0.0.0.0'),
           resources,
+        })
+        .prefault({}),
+      distributed: z
+        .strictObject({
+          /** The load balancer's published port. */
+          port: port.default(8080),
+          bind: ipv4.default('0.0.0.0'),
+          /** Managers behind the load balancer (stateless, active-active). */
+          managers: z
+            .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number of managers` })
+            .int({ error: (issue) => `${JSON.stringify(issue.input)} is not a whole number of managers` })
+            .min(1, { error: (issue) => `${JSON.stringify(issue.input)} must be >= 1` })
+            .max(16, {
+              error: (issue) =>
+                `${JSON.stringify(issue.input)} is more than the 16 managers the load balancer follows`,
+            })
+            .default(3),
+          /** Database nodes: PostgreSQL + Patroni + etcd. */
+          db: oddMembers.default(3),
+          /** Queue nodes: RabbitMQ cluster members. */
+          queue: oddMembers.default(3),
         })
         .prefault({}),
     })

@@ -1,4 +1,13 @@
 /** @cosmo/topology: cosmo.yaml's schema and validation, and config -> plan. Pure: no I/O. */
 export { type CosmoConfig, configSchema, MODES, type Mode } from './config.ts';
-export { imageRef, type Plan, planFor, SECRET_FILES, type SecretPlan, type ServicePlan } from './plan.ts';
+export {
+  INSTANCE,
+  imageRef,
+  type Plan,
+  SECRET_FILES,
+  type SecretKey,
+  type SecretPlan,
+  type ServicePlan,
+} from './plan.ts';
+export { planFor } from './planner.ts';
 export { ConfigError, defaultConfigText, parseConfig } from './validate.ts';

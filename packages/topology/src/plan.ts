@@ -1,7 +1,7 @@
 /**
- * config -> plan: the services, images, environment, volumes, secrets, health checks and ports of
- * a mode. A mode is data here (the services it lists), so each emitter (compose, swarm) just
- * renders a plan and never asks which mode it is.
+ * The plan: the services, images, environment, volumes, secrets, health checks and ports of a mode,
+ * and the helpers every mode's planner shares. A mode is data here (the services it lists), so each
+ * emitter (compose, swarm) just renders a plan and never asks which mode it is.
  */
 import type { CosmoConfig, Mode } from './config.ts';
 
@@ -12,14 +12,28 @@ export interface SecretPlan {
   file: string;
 }
 
+/** In an environment value or host name: the instance's name (`manager2`), filled in by each emitter. */
+export const INSTANCE = '{{instance}}';
+
 export interface ServicePlan {
   name: string;
+  /** The catalogue image it runs (`db`), and its full reference. */
+  imageName: string;
   image: string;
   /** The image exists only in the local engine: never pull it. */
   localImage: boolean;
+  /** Host name in the container; stateful members are known by it (etcd, Patroni, RabbitMQ). */
+  hostname?: string;
+  /**
+   * Identical stateless instances: compose emits `<name>1..N` that all answer to `<name>` on the
+   * network, Swarm one service with N replicas whose DNS name `<name>` lists every task.
+   */
+  replicas?: number;
   environment: Record<string, string>;
   secrets: { name: string; target: string }[];
   volumes: { volume: string; target: string }[];
+  /** In-memory folders (copies of secrets, never in the container's writable layer). */
+  tmpfs: string[];
   ports: { host: string; published: number; target: number }[];
   healthcheck: {
     test: string[];
@@ -31,6 +45,8 @@ export interface ServicePlan {
   stopGracePeriodSeconds: number;
   restart: 'unless-stopped' | 'on-failure' | 'always';
   resources: { cpus?: number; memory?: string };
+  /** Swarm: the node label that must be `true` on the node this service runs on. */
+  nodeLabel?: string;
   labels: Record<string, string>;
 }
 
@@ -48,78 +64,38 @@ export interface Plan {
   };
 }
 
-export const SECRET_FILES = { db: 'db_password', mq: 'mq_password', admin: 'admin_password' } as const;
+/** Every secret a mode may use, by its file name in the credentials folder. */
+export const SECRET_FILES = {
+  db: 'db_password',
+  dbSuperuser: 'db_superuser_password',
+  dbReplication: 'db_replication_password',
+  dbRest: 'db_rest_password',
+  mq: 'mq_password',
+  mqCookie: 'mq_erlang_cookie',
+  admin: 'admin_password',
+} as const;
+export type SecretKey = keyof typeof SECRET_FILES;
 
 export function imageRef(config: CosmoConfig, image: string, version: string): string {
   const repo = `${config.images.prefix}/${image}`;
   return `${config.images.registry ? `${config.images.registry}/` : ''}${repo}:${config.images.tag ?? version}`;
 }
 
-function aioPlan(config: CosmoConfig, version: string): Plan {
-  const aio = config.modes.aio;
-  const files = config.credentials.source === 'files';
-  const secrets: SecretPlan[] = files
-    ? Object.values(SECRET_FILES).map((name) => ({
-        name: `${config.name}_${name}`,
-        file: `${config.credentials.dir}/${name}`,
-      }))
-    : [];
-  const environment: Record<string, string> = files
-    ? {
-        COSMO_ADMIN_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.admin}`,
-        COSMO_DB_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.db}`,
-        COSMO_MQ_PASSWORD_FILE: `/run/secrets/${SECRET_FILES.mq}`,
-      }
-    : {};
-  // Compose prefixes volumes with the project name: cosmo_data.
-  const volume = 'data';
-  return {
-    name: config.name,
-    mode: 'aio',
-    services: [
-      {
-        name: 'aio',
-        image: imageRef(config, 'aio', version),
-        localImage: config.images.registry === '',
-        environment,
-        secrets: files
-          ? Object.values(SECRET_FILES).map((name) => ({ name: `${config.name}_${name}`, target: name }))
-          : [],
-        volumes: [{ volume, target: '/var/lib/cosmo' }],
-        ports: [{ host: aio.bind, published: aio.port, target: 8080 }],
-        healthcheck: {
-          test: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
-          intervalSeconds: 5,
-          timeoutSeconds: 3,
-          retries: 3,
-          startPeriodSeconds: 60,
-        },
-        // supervisord stops the manager, RabbitMQ and PostgreSQL in turn (15 + 30 + 30 s at most).
-        stopGracePeriodSeconds: 90,
-        restart: 'unless-stopped',
-        resources: {
-          ...(aio.resources.cpus ? { cpus: aio.resources.cpus } : {}),
-          ...(aio.resources.memory ? { memory: aio.resources.memory } : {}),
-        },
-        labels: { 'io.cosmo.mode': 'aio', 'io.cosmo.project': config.name, 'io.cosmo.role': 'aio' },
-      },
-    ],
-    volumes: [volume],
-    secrets,
-    access: {
-      url: `http://${aio.bind === '0.0.0.0' ? 'localhost' : aio.bind}:${aio.port}`,
-      adminUser: 'admin',
-      adminPassword: files
-        ? { file: `${config.credentials.dir}/${SECRET_FILES.admin}` }
-        : { inVolume: `/var/lib/cosmo/secrets/${SECRET_FILES.admin}`, service: 'aio' },
-    },
-  };
+/** The secrets of a mode as files in the credentials folder, named `<project>_<file>` in emitted files. */
+export function secretPlans(config: CosmoConfig, keys: readonly SecretKey[]): SecretPlan[] {
+  return keys.map((key) => ({
+    name: `${config.name}_${SECRET_FILES[key]}`,
+    file: `${config.credentials.dir}/${SECRET_FILES[key]}`,
+  }));
 }
 
-const PLANNERS: Partial<Record<Mode, (config: CosmoConfig, version: string) => Plan>> = { aio: aioPlan };
+/** A service's mount of a secret: at /run/secrets/<file name>. */
+export function secretMount(config: CosmoConfig, key: SecretKey): { name: string; target: string } {
+  return { name: `${config.name}_${SECRET_FILES[key]}`, target: SECRET_FILES[key] };
+}
 
-export function planFor(config: CosmoConfig, version: string): Plan {
-  const planner = PLANNERS[config.mode];
-  if (!planner) throw new Error(`mode ${config.mode} has no plan yet`);
-  return planner(config, version);
+export const secretPath = (key: SecretKey) => `/run/secrets/${SECRET_FILES[key]}`;
+
+export function accessUrl(bind: string, port: number): string {
+  return `http://${bind === '0.0.0.0' ? 'localhost' : bind}:${port}`;
 }

@@ -56,8 +56,18 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
   if (config.mode === 'aio' && config.nodes) {
     problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
   }
-  if (config.mode !== 'aio') {
-    problems.push(`mode: ${config.mode} is not available yet in this version (use aio)`);
+  if (config.mode === 'compact') {
+    problems.push(`mode: ${config.mode} is not available yet in this version (use aio or distributed)`);
+  }
+  if (config.external && config.mode !== 'aio') {
+    problems.push(
+      'external: external database and queue are not available yet in this version; remove external',
+    );
+  }
+  if (config.mode === 'distributed' && config.credentials.source !== 'files') {
+    problems.push(
+      'credentials.source: the distributed mode shares its credentials between nodes; use files (cosmo init --mode distributed writes them)',
+    );
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   return config;
@@ -67,10 +77,11 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
 export function defaultConfigText(
   options: { mode?: string; credentials?: 'generate' | 'files' } = {},
 ): string {
+  const mode = options.mode ?? 'aio';
   return `# Cosmo configuration. Every key is optional; these are the defaults.
 version: 1
 name: cosmo
-mode: ${options.mode ?? 'aio'}
+mode: ${mode}
 images:
   registry: ""        # empty: images exist only in the local engine (pull_policy: never)
   prefix: cosmo
@@ -82,5 +93,11 @@ modes:
     port: 8080
     bind: 0.0.0.0
     resources: {}     # e.g. {cpus: 2, memory: 2g}
+  distributed:
+    port: 8080        # the load balancer's published port
+    bind: 0.0.0.0
+    managers: 3       # managers behind the load balancer, >= 1
+    db: 3             # database nodes (PostgreSQL + Patroni + etcd), odd, >= 3
+    queue: 3          # queue nodes (RabbitMQ), odd, >= 3
 `;
 }

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { composeDocument, composeSchemaErrors, renderCompose, type Target } from '@cosmo/compose';
+import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project, projectFromText } from '../project.ts';
@@ -28,16 +29,34 @@ export function registerGenerate(program: Command): void {
     .option('-o, --out <dir>', 'folder to write into (default: .cosmo beside cosmo.yaml)')
     .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
     .option('--defaults', 'use the default configuration instead of a file (for the files in compose/)')
-    .action(async (flags: { target: string; out?: string; config: string; defaults?: boolean }) => {
-      if (!(TARGETS as readonly string[]).includes(flags.target)) {
-        throw new UsageError(`--target ${flags.target} is not a target (use compose or swarm)`);
-      }
-      const target = flags.target as Target;
-      const project = flags.defaults
-        ? projectFromText('', path.resolve(flags.out ?? '.', CONFIG_FILE), await cosmoVersion())
-        : await loadProject(flags.config);
-      const dir = flags.out ?? path.dirname(project.composeFile);
-      const file = await writeGenerated(project, target, path.join(dir, OUTPUT_NAMES[target]));
-      process.stdout.write(`wrote ${file}\n`);
-    });
+    .option('--mode <mode>', `with --defaults: the mode (${MODES.join(', ')})`, 'aio')
+    .action(
+      async (flags: { target: string; out?: string; config: string; defaults?: boolean; mode: string }) => {
+        if (!(TARGETS as readonly string[]).includes(flags.target)) {
+          throw new UsageError(`--target ${flags.target} is not a target (use compose or swarm)`);
+        }
+        if (!(MODES as readonly string[]).includes(flags.mode)) {
+          throw new UsageError(`--mode ${flags.mode} is not a mode (use one of ${MODES.join(', ')})`);
+        }
+        const target = flags.target as Target;
+        const project = flags.defaults
+          ? projectFromText(
+              defaultsFor(flags.mode),
+              path.resolve(flags.out ?? '.', CONFIG_FILE),
+              await cosmoVersion(),
+            )
+          : await loadProject(flags.config);
+        const dir = flags.out ?? path.dirname(project.composeFile);
+        const file = await writeGenerated(project, target, path.join(dir, OUTPUT_NAMES[target]));
+        process.stdout.write(`wrote ${file}\n`);
+      },
+    );
+}
+
+/**
+ * The configuration behind the files in compose/: an empty cosmo.yaml for the All-in-One (its
+ * container generates its credentials), what `cosmo init --mode <mode>` writes for the others.
+ */
+export function defaultsFor(mode: string): string {
+  return mode === 'aio' ? '' : defaultConfigText({ mode, credentials: 'files' });
 }

@@ -6,7 +6,7 @@ import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, projectFromText } from '../project.ts';
-import { existingSecrets, writeSecrets } from '../secrets.ts';
+import { existingSecrets, secretFiles, writeSecrets } from '../secrets.ts';
 
 export interface InitOptions {
   dir: string;
@@ -22,15 +22,15 @@ export async function initProject(options: InitOptions): Promise<{ configPath: s
   const configPath = path.join(options.dir, CONFIG_FILE);
   const text = defaultConfigText({ mode: options.mode, credentials: 'files' });
   const project = projectFromText(text, configPath, await cosmoVersion());
-  const secretsDir = path.resolve(options.dir, project.config.credentials.dir);
-  const present = [...(existsSync(configPath) ? [configPath] : []), ...existingSecrets(secretsDir)];
+  const files = secretFiles(project.plan, project.configDir);
+  const present = [...(existsSync(configPath) ? [configPath] : []), ...existingSecrets(files)];
   if (present.length > 0 && !options.force) {
     throw new UsageError(
       `${present.join(', ')} already exist(s): keep them, or run cosmo init --force to replace them`,
     );
   }
   await writeFile(configPath, text, { mode: 0o644 });
-  const secrets = await writeSecrets(secretsDir);
+  const secrets = await writeSecrets(files);
   return { configPath, secrets };
 }
 

@@ -1,4 +1,5 @@
 /** `cosmo logs [service]`: the containers' logs through docker compose. */
+import { serviceNames } from '@cosmo/compose';
 import type { Command } from 'commander';
 import { dockerCompose } from '../docker-compose.ts';
 import { UsageError } from '../errors.ts';
@@ -15,7 +16,7 @@ export function registerLogs(program: Command): void {
     .action(
       async (service: string | undefined, flags: { config: string; follow?: boolean; tail: string }) => {
         const project = await loadProject(flags.config);
-        const names = project.plan.services.map((svc) => svc.name);
+        const names = serviceNames(project.plan, 'compose');
         if (service && !names.includes(service)) {
           throw new UsageError(
             `no service '${service}' in this ${project.plan.mode} platform (services: ${names.join(', ')})`,

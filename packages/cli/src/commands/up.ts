@@ -39,7 +39,7 @@ export function registerUp(program: Command): void {
 
       if (project.config.images.registry === '') {
         const printer = progressPrinter(process.stdout);
-        const images = project.plan.services.map((svc) => svc.name);
+        const images = [...new Set(project.plan.services.map((svc) => svc.imageName))];
         say(`checking images: ${images.join(', ')}`);
         const results = await buildImages(docker, {
           ...(await projectInfo(projectRoot())),

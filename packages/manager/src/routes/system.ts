@@ -7,6 +7,8 @@ import { clusterMembers } from '../patroni.ts';
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   // For load balancers: no auth, no body beyond the word.
   app.get('/ok', { config: { public: true } }, async (_request, reply) => {
+    // Draining (stopping): 503, so load balancers take this manager out while it still serves.
+    if (ctx.health.draining) return reply.code(503).send('FAIL');
     const ok = ctx.health.ok;
     return reply.code(ok ? 200 : 500).send(ok ? 'OK' : 'FAIL');
   });

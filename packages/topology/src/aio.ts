@@ -1,0 +1,67 @@
+/** The All-in-One: one container (manager, PostgreSQL, RabbitMQ) on one volume. */
+import type { CosmoConfig } from './config.ts';
+import {
+  accessUrl,
+  imageRef,
+  type Plan,
+  SECRET_FILES,
+  secretMount,
+  secretPath,
+  secretPlans,
+} from './plan.ts';
+
+const AIO_SECRETS = ['db', 'mq', 'admin'] as const;
+
+export function aioPlan(config: CosmoConfig, version: string): Plan {
+  const aio = config.modes.aio;
+  const files = config.credentials.source === 'files';
+  // Compose prefixes volumes with the project name: cosmo_data.
+  const volume = 'data';
+  return {
+    name: config.name,
+    mode: 'aio',
+    services: [
+      {
+        name: 'aio',
+        imageName: 'aio',
+        image: imageRef(config, 'aio', version),
+        localImage: config.images.registry === '',
+        environment: files
+          ? {
+              COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
+              COSMO_DB_PASSWORD_FILE: secretPath('db'),
+              COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
+            }
+          : {},
+        secrets: files ? AIO_SECRETS.map((key) => secretMount(config, key)) : [],
+        volumes: [{ volume, target: '/var/lib/cosmo' }],
+        tmpfs: [],
+        ports: [{ host: aio.bind, published: aio.port, target: 8080 }],
+        healthcheck: {
+          test: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
+          intervalSeconds: 5,
+          timeoutSeconds: 3,
+          retries: 3,
+          startPeriodSeconds: 60,
+        },
+        // supervisord stops the manager, RabbitMQ and PostgreSQL in turn (15 + 30 + 30 s at most).
+        stopGracePeriodSeconds: 90,
+        restart: 'unless-stopped',
+        resources: {
+          ...(aio.resources.cpus ? { cpus: aio.resources.cpus } : {}),
+          ...(aio.resources.memory ? { memory: aio.resources.memory } : {}),
+        },
+        labels: { 'io.cosmo.mode': 'aio', 'io.cosmo.project': config.name, 'io.cosmo.role': 'aio' },
+      },
+    ],
+    volumes: [volume],
+    secrets: files ? secretPlans(config, AIO_SECRETS) : [],
+    access: {
+      url: accessUrl(aio.bind, aio.port),
+      adminUser: 'admin',
+      adminPassword: files
+        ? { file: `${config.credentials.dir}/${SECRET_FILES.admin}` }
+        : { inVolume: `/var/lib/cosmo/secrets/${SECRET_FILES.admin}`, service: 'aio' },
+    },
+  };
+}
