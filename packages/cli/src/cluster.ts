@@ -18,7 +18,18 @@ export async function clusterStatus(project: Project, password?: string): Promis
     headers: { authorization: `Basic ${auth}` },
     signal: AbortSignal.timeout(5_000),
   });
-  const body = (await response.json()) as ClusterStatus & { message?: string };
+  const text = await response.text();
+  let body: ClusterStatus & { message?: string };
+  try {
+    body = JSON.parse(text) as ClusterStatus & { message?: string };
+  } catch {
+    // A load balancer with no manager behind it answers with its own HTML page.
+    throw new Error(
+      response.status === 503
+        ? 'no manager answers behind the load balancer yet (503)'
+        : `the API answered ${response.status} with something other than JSON`,
+    );
+  }
   if (!body.services)
     throw new Error(`the manager answered ${response.status}: ${body.message ?? 'no status'}`);
   return body;
