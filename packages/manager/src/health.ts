@@ -4,11 +4,12 @@
  * `/status` is this node's latest view; `/cluster-status` gathers managers from their heartbeats,
  * database nodes from Patroni (or the direct check) and broker nodes by probing each host.
  */
+import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { ManagerConfig, Role } from './config.ts';
 import type { Database } from './db.ts';
 import type { Logger } from './log.ts';
-import { clusterMembers } from './patroni.ts';
+import { clusterMembers, memberVersion } from './patroni.ts';
 import type { Queue } from './queue.ts';
 import { type ClusterState, type ServiceName, serviceState, worst } from './quorum.ts';
 import type { Worker } from './worker.ts';
@@ -46,6 +47,16 @@ function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
       setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref(),
     ),
   ]);
+}
+
+/** A member's address: its host name resolved (members are named by host name on the network). */
+async function addressOf(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  try {
+    return (await timeout(lookup(host, { family: 4 }), 1_000, `resolving ${host}`)).address;
+  } catch {
+    return host;
+  }
 }
 
 export function probeTcp(host: string, port: number, ms = 1_000): Promise<boolean> {
@@ -292,13 +303,21 @@ export class HealthMonitor {
       }
       return this.service('db', nodes);
     }
-    for (const member of members) {
+    const details = await Promise.all(
+      members.map(async (member) => ({
+        member,
+        ip: await addressOf(member.host),
+        version: await memberVersion(member),
+      })),
+    );
+    for (const { member, ip, version } of details) {
       const failures = ['running', 'streaming'].includes(member.state) ? [] : [`state ${member.state}`];
-      nodes[member.name] = this.node(member.host, failures, {
-        role: member.role,
-        state: member.state,
-        lag: member.lag ?? 0,
-      });
+      nodes[member.name] = this.node(
+        ip,
+        failures,
+        { role: member.role, state: member.state, lag: member.lag ?? 0 },
+        version,
+      );
     }
     return this.service('db', nodes);
   }
@@ -307,11 +326,13 @@ export class HealthMonitor {
     const { mq } = this.config;
     if (mq.external) return { is_external: true, status: this.local.broker.ok ? 'OK' : 'Fail' };
     const results = await Promise.all(
-      mq.hosts.map(async (host) => [host, await probeTcp(host.host, host.port)] as const),
+      mq.hosts.map(
+        async (host) => [host, await probeTcp(host.host, host.port), await addressOf(host.host)] as const,
+      ),
     );
     const nodes: Record<string, ClusterNode> = {};
-    for (const [host, reachable] of results) {
-      nodes[host.host] = this.node(host.host, reachable ? [] : [`AMQP port ${host.port} unreachable`]);
+    for (const [host, reachable, ip] of results) {
+      nodes[host.host] = this.node(ip, reachable ? [] : [`AMQP port ${host.port} unreachable`]);
     }
     return this.service('broker', nodes);
   }

@@ -9,7 +9,21 @@ export interface PatroniMember {
   port: number;
   role: string;
   state: string;
+  api_url?: string;
   lag?: number | string;
+}
+
+/** A member's PostgreSQL version from its own `GET /patroni` (`server_version` 170012 -> "17.12"). */
+export async function memberVersion(member: PatroniMember, timeoutMs = 1_000): Promise<string> {
+  if (!member.api_url) return '';
+  try {
+    const { status, body } = await getJson(new URL('/patroni', member.api_url).toString(), timeoutMs);
+    const version = (body as { server_version?: number }).server_version;
+    if (status !== 200 || typeof version !== 'number') return '';
+    return `${Math.floor(version / 10000)}.${version % 10000}`;
+  } catch {
+    return '';
+  }
 }
 
 async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {

@@ -1,0 +1,309 @@
+/**
+ * The distributed cluster on one host: 3 database nodes (PostgreSQL + Patroni + etcd), 3 queue
+ * nodes (RabbitMQ), 3 managers behind HAProxy, brought up by `cosmo up` and shared by every fault
+ * below. A client writes through the load balancer while members are killed or stopped; every write
+ * it saw acknowledged must be there afterwards. Then the generated Swarm stack on a one-node Swarm.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client } from './support/api.ts';
+import { cosmo, REPO_ROOT } from './support/cli.ts';
+import {
+  API,
+  type Cluster,
+  clusterState,
+  docker,
+  missingWrites,
+  startDistributed,
+  startReader,
+  startWriter,
+} from './support/cluster.ts';
+import { eventually } from './support/stack.ts';
+
+const run = promisify(execFile);
+const NAME = 'cosmo-itest-dist';
+
+describe('the distributed cluster (compose, one host)', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startDistributed(NAME, 18090);
+  });
+
+  afterAll(async () => {
+    await cluster?.down();
+  });
+
+  it('reaches OK with 3 managers, 3 database nodes and 3 queue nodes, each with its role and address', async () => {
+    const body = await clusterState(cluster, 'OK');
+    expect(Object.keys(body.services.manager.nodes).sort()).toEqual(['manager1', 'manager2', 'manager3']);
+    expect(Object.keys(body.services.db.nodes).sort()).toEqual(['db1', 'db2', 'db3']);
+    expect(Object.keys(body.services.broker.nodes).sort()).toEqual(['queue1', 'queue2', 'queue3']);
+    const roles = Object.values(body.services.db.nodes).map((node: any) => node.services.role);
+    expect(roles.sort()).toEqual(['leader', 'replica', 'sync_standby']);
+    for (const node of Object.values(body.services.db.nodes) as any[]) {
+      expect(node.private_ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(node.version).toMatch(/^17\./);
+    }
+    const containers = await docker.listContainers({ filters: { label: [`io.cosmo.project=${NAME}`] } });
+    const byRole = (role: string) => containers.filter((c) => c.Labels['io.cosmo.role'] === role).length;
+    expect([byRole('manager'), byRole('db'), byRole('queue'), byRole('lb')]).toEqual([3, 3, 3, 1]);
+  });
+
+  it('runs an execution through the load balancer', async () => {
+    const { api } = cluster;
+    await api.raw('PUT', `${API}/blueprints/app`, {
+      raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n  app: {type: t, relationships: [{type: r, target: vm}]}\n',
+      headers: { 'content-type': 'application/yaml' },
+    });
+    expect((await api.put(`${API}/deployments/app`, { blueprint_id: 'app' })).status).toBe(201);
+    const started = await api.post(`${API}/executions`, { deployment_id: 'app', workflow_id: 'install' });
+    expect(started.status).toBe(201);
+    const done = await eventually('the execution to finish', async () => {
+      const { body } = await api.get(`${API}/executions/${started.body.id}`);
+      return body.status === 'terminated' ? body : undefined;
+    });
+    expect(done.status).toBe('terminated');
+  });
+
+  it('keeps serving with no failed request while a manager is killed, then stopped', async () => {
+    for (const [service, act] of [
+      ['manager1', (c: any) => c.kill({ signal: 'SIGKILL' })],
+      ['manager2', (c: any) => c.stop({ t: 30 })],
+    ] as const) {
+      const reader = startReader(cluster);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await act(cluster.container(service));
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const result = await reader.stop();
+      expect(result.ok).toBeGreaterThan(0);
+      expect({ service, failed: result.failed }).toEqual({ service, failed: 0 });
+      await cluster.container(service).start();
+    }
+    await clusterState(cluster, 'OK');
+  });
+
+  it('loses no acknowledged execution when a queue node is killed while executions run', async () => {
+    const { api } = cluster;
+    // Every member holds the quorum queue before one is killed (members join it within seconds).
+    await eventually(
+      'the executions queue on all 3 queue nodes',
+      async () => {
+        const { stdout } = await run('docker', [
+          'exec',
+          `${NAME}-queue1-1`,
+          'rabbitmqctl',
+          '-q',
+          'list_queues',
+          'name',
+          'members',
+          '--formatter',
+          'json',
+        ]);
+        const queue = (JSON.parse(stdout) as { name: string; members: string[] }[]).find(
+          (q) => q.name === 'cosmo.executions',
+        );
+        return queue && queue.members.length === 3 ? true : undefined;
+      },
+      60_000,
+      1_000,
+    );
+    const acknowledged: string[] = [];
+    let running = true;
+    const submitter = (async () => {
+      while (running) {
+        const answer = await api
+          .post(`${API}/executions`, { deployment_id: 'app', workflow_id: 'install', force: true })
+          .catch(() => undefined);
+        if (answer?.status === 201) acknowledged.push(answer.body.id);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await cluster.container('queue1').kill({ signal: 'SIGKILL' });
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    running = false;
+    await submitter;
+    expect(acknowledged.length).toBeGreaterThan(10);
+    for (const id of acknowledged) {
+      const done = await eventually(
+        `execution ${id} to finish`,
+        async () => {
+          const { body } = await api.get(`${API}/executions/${id}`);
+          return body.status === 'terminated' ? body : undefined;
+        },
+        120_000,
+      );
+      expect(done.status).toBe('terminated');
+      // Each operation recorded once: a redelivered message did not run the workflow twice.
+      expect((await api.get(`${API}/events?execution_id=${id}`)).body.metadata.pagination.total).toBe(8);
+    }
+    await cluster.container('queue1').start();
+    await clusterState(cluster, 'OK');
+  });
+
+  for (const [how, act] of [
+    ['killed (docker kill)', (c: any) => c.kill({ signal: 'SIGKILL' })],
+    ['stopped (docker stop)', (c: any) => c.stop({ t: 40 })],
+  ] as const) {
+    it(`loses no acknowledged write when the database primary is ${how}, and the old primary rejoins`, async () => {
+      const primary = await cluster.primary();
+      const writer = startWriter(cluster, `w-${how.split(' ')[0]}`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await act(cluster.container(primary));
+      // Writes resume on the new primary.
+      const before = Date.now();
+      await eventually(
+        'a new primary',
+        async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
+        90_000,
+        500,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const report = await writer.stop();
+      expect(report.acknowledged.length).toBeGreaterThan(0);
+      expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
+      expect(Date.now() - before).toBeLessThan(90_000);
+      await cluster.container(primary).start();
+      const body = await clusterState(cluster, 'OK');
+      expect(['replica', 'sync_standby']).toContain(body.services.db.nodes[primary].services.role);
+    });
+  }
+
+  it('is Degraded with one database node down, Fail with two (the API answers 503), OK once back', async () => {
+    const primary = await cluster.primary();
+    const [first, second] = ['db1', 'db2', 'db3'].filter((node) => node !== primary);
+    await cluster.container(first!).stop({ t: 40 });
+    await clusterState(cluster, 'Degraded');
+    await cluster.container(second!).stop({ t: 40 });
+    // Without a majority etcd refuses the leader key: the primary stops taking writes.
+    const failed = await clusterState(cluster, 'Fail');
+    expect(failed.services.db.status).toBe('Fail');
+    const write = await eventually(
+      'writes to be refused',
+      async () => {
+        const answer = await cluster.api.raw('PUT', `${API}/blueprints/refused`, {
+          raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
+          headers: { 'content-type': 'application/yaml' },
+        });
+        return answer.status === 503 ? answer : undefined;
+      },
+      90_000,
+      1_000,
+    );
+    expect(write.body.error_code).toBeDefined();
+    await Promise.all([cluster.container(first!).start(), cluster.container(second!).start()]);
+    await clusterState(cluster, 'OK');
+  });
+
+  it('keeps all its data when every container restarts', async () => {
+    const before = (await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total;
+    expect(before).toBeGreaterThan(0);
+    const restart = await run('docker', ['compose', '-p', NAME, 'restart'], { cwd: cluster.dir });
+    expect(restart.stderr).not.toMatch(/error/i);
+    await clusterState(cluster, 'OK');
+    expect((await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total).toBe(before);
+  });
+});
+
+describe('compose/distributed files as checked in', () => {
+  it('pass docker compose config -q and docker stack config', async () => {
+    const dir = path.join(REPO_ROOT, 'compose/distributed');
+    // The secrets the files name, so that the checks can resolve them.
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'cosmo-dist-files-'));
+    try {
+      for (const file of ['compose.yaml', 'stack.yaml']) {
+        await writeFile(path.join(scratch, file), await readFile(path.join(dir, file), 'utf8'));
+      }
+      await cosmo(['init', '--mode', 'distributed', '--dir', scratch, '--force']);
+      await run('docker', ['compose', '-f', path.join(scratch, 'compose.yaml'), 'config', '-q']);
+      const { stdout } = await run('docker', ['stack', 'config', '-c', path.join(scratch, 'stack.yaml')]);
+      expect(stdout).toContain('endpoint_mode: dnsrr');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the distributed Swarm stack on a one-node Swarm', () => {
+  const stack = 'cosmo-itest-swarm';
+  let dir: string;
+  let joined = false;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-swarm-'));
+    const info = await docker.info();
+    if (info.Swarm?.LocalNodeState !== 'active') {
+      await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1:2377' });
+      joined = true;
+    }
+    const node = (await docker.listNodes())[0]!;
+    const labels = Object.fromEntries(
+      ['db1', 'db2', 'db3', 'queue1', 'queue2', 'queue3', 'manager', 'lb'].map((role) => [
+        `io.cosmo.${role}`,
+        'true',
+      ]),
+    );
+    await docker
+      .getNode(node.ID)
+      .update({ version: node.Version.Index, ...node.Spec, Labels: { ...node.Spec.Labels, ...labels } });
+  });
+
+  afterAll(async () => {
+    await run('docker', ['stack', 'rm', stack]).catch(() => {});
+    if (joined) await docker.swarmLeave({ force: true }).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('deploys, reaches OK through the host-mode port, and leaves nothing after docker stack rm', async () => {
+    expect((await cosmo(['init', '--mode', 'distributed'], { cwd: dir })).code).toBe(0);
+    const config = await readFile(path.join(dir, 'cosmo.yaml'), 'utf8');
+    await writeFile(path.join(dir, 'cosmo.yaml'), config.replaceAll('port: 8080', 'port: 18091'));
+    expect((await cosmo(['generate', '--target', 'swarm', '-o', '.'], { cwd: dir })).code).toBe(0);
+    await run('docker', ['stack', 'deploy', '-c', 'stack.yaml', stack], { cwd: dir });
+    const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
+    const api = client('http://127.0.0.1:18091', {
+      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+    });
+    const body = await eventually(
+      'the stack to report OK',
+      async () => {
+        const answer = await api.get(`${API}/cluster-status`);
+        return answer.body?.status === 'OK' ? answer.body : undefined;
+      },
+      300_000,
+      2_000,
+    );
+    expect(Object.keys(body.services.manager.nodes)).toHaveLength(3);
+
+    await run('docker', ['stack', 'rm', stack]);
+    const label = `com.docker.stack.namespace=${stack}`;
+    await eventually(
+      'the stack to be gone',
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0 &&
+        (await docker.listServices({ filters: { label: [label] } })).length === 0 &&
+        (await docker.listNetworks({ filters: { label: [label] } })).length === 0
+          ? true
+          : undefined,
+      120_000,
+      1_000,
+    );
+    // Volumes outlive a stack by design (docker stack rm keeps data); removed here by their label.
+    for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
+      await eventually(
+        'a volume to be free',
+        async () =>
+          await docker
+            .getVolume(volume.Name)
+            .remove()
+            .then(() => true)
+            .catch(() => undefined),
+      );
+    }
+    expect((await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []).toEqual([]);
+  });
+});

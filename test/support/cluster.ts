@@ -1,0 +1,168 @@
+/**
+ * A distributed cluster brought up as a user would (`cosmo init --mode distributed`, `cosmo up`)
+ * in a folder of its own, and what the fault tests and the failover benchmark do to it: find and
+ * kill members, and keep a client writing through the load balancer, counting what was acknowledged.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { type Client, client } from './api.ts';
+import { cosmo } from './cli.ts';
+import { eventually } from './stack.ts';
+
+export const API = '/api/v3.1';
+export const docker = new Docker();
+
+export interface Cluster {
+  name: string;
+  dir: string;
+  url: string;
+  api: Client;
+  /** Seconds `cosmo up` took from start to cluster-status OK, as it printed them. */
+  upSeconds: number;
+  container(service: string): Docker.Container;
+  status(): Promise<any>;
+  /** The database member Patroni calls leader. */
+  primary(): Promise<string>;
+  down(): Promise<void>;
+}
+
+export async function startDistributed(name: string, port: number): Promise<Cluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
+  const init = await cosmo(['init', '--mode', 'distributed'], { cwd: dir });
+  if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);
+  const config = await readFile(path.join(dir, 'cosmo.yaml'), 'utf8');
+  await writeFile(
+    path.join(dir, 'cosmo.yaml'),
+    config.replace('name: cosmo', `name: ${name}`).replaceAll('port: 8080', `port: ${port}`),
+  );
+  const up = await cosmo(['up', '--timeout', '240'], { cwd: dir });
+  if (up.code !== 0) throw new Error(`cosmo up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
+  const upSeconds = Number(/Cosmo is up in ([\d.]+) s/.exec(up.stdout)?.[1] ?? Number.NaN);
+  const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
+  const url = `http://127.0.0.1:${port}`;
+  const api = client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` });
+  const container = (service: string) => docker.getContainer(`${name}-${service}-1`);
+  const status = async () => (await api.get(`${API}/cluster-status`)).body;
+  return {
+    name,
+    dir,
+    url,
+    api,
+    upSeconds,
+    container,
+    status,
+    async primary() {
+      return eventually('a database leader', async () => {
+        const body = await status();
+        const nodes = body?.services?.db?.nodes ?? {};
+        return Object.entries(nodes).find(([, node]: [string, any]) => node.services?.role === 'leader')?.[0];
+      });
+    },
+    async down() {
+      await cosmo(['down', '--volumes'], { cwd: dir });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls cluster-status until it reports the wanted state. */
+export function clusterState(cluster: Cluster, wanted: string, timeoutMs = 180_000): Promise<any> {
+  return eventually(
+    `cluster-status ${wanted}`,
+    async () => {
+      const body = await cluster.status();
+      return body?.status === wanted ? body : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+export interface WriterReport {
+  acknowledged: string[];
+  failed: number;
+  /** The longest time between two acknowledged writes, in seconds. */
+  longestGapSeconds: number;
+}
+
+/**
+ * Writes blueprints through the load balancer one after another until stopped. A write counts as
+ * acknowledged only on 201; everything else (an error answer, a timeout, a refused connection) is a
+ * failed attempt, and the next write is tried at once.
+ */
+export function startWriter(cluster: Cluster, prefix: string): { stop(): Promise<WriterReport> } {
+  const acknowledged: string[] = [];
+  let failed = 0;
+  let running = true;
+  let last = Date.now();
+  let longest = 0;
+  const loop = (async () => {
+    for (let n = 0; running; n++) {
+      const id = `${prefix}-${n}`;
+      try {
+        const answer = await cluster.api.raw('PUT', `${API}/blueprints/${id}`, {
+          raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
+          headers: { 'content-type': 'application/yaml' },
+        });
+        if (answer.status === 201) {
+          const now = Date.now();
+          longest = Math.max(longest, now - last);
+          last = now;
+          acknowledged.push(id);
+        } else failed++;
+      } catch {
+        failed++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { acknowledged, failed, longestGapSeconds: longest / 1000 };
+    },
+  };
+}
+
+/** Ids of the acknowledged writes the cluster does not have. */
+export async function missingWrites(cluster: Cluster, ids: string[]): Promise<string[]> {
+  const present = new Set<string>();
+  for (let offset = 0; ; offset += 1000) {
+    const page = await cluster.api.get(`${API}/blueprints?_include=id&_size=1000&_offset=${offset}`);
+    if (page.status !== 200) throw new Error(`listing blueprints answered ${page.status}: ${page.text}`);
+    for (const item of page.body.items) present.add(item.id);
+    if (page.body.items.length < 1000) break;
+  }
+  return ids.filter((id) => !present.has(id));
+}
+
+/** Sends GETs through the load balancer (several at a time) until stopped, counting failed answers. */
+export function startReader(
+  cluster: Cluster,
+  parallel = 4,
+): { stop(): Promise<{ ok: number; failed: number }> } {
+  let running = true;
+  let ok = 0;
+  let failed = 0;
+  const loops = Array.from({ length: parallel }, async () => {
+    while (running) {
+      try {
+        const answer = await cluster.api.get(`${API}/status`);
+        if (answer.status === 200) ok++;
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failed };
+    },
+  };
+}
