@@ -76,13 +76,20 @@ describe('the distributed cluster (compose, one host)', () => {
       ['manager2', (c: any) => c.stop({ t: 30 })],
     ] as const) {
       const reader = startReader(cluster);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await act(cluster.container(service));
-      await new Promise((resolve) => setTimeout(resolve, 5_000));
-      const result = await reader.stop();
-      expect(result.ok).toBeGreaterThan(0);
-      expect({ service, failed: result.failed }).toEqual({ service, failed: 0 });
-      await cluster.container(service).start();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await act(cluster.container(service));
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      } finally {
+        const result = await reader.stop();
+        await cluster.container(service).start();
+        expect(result.ok).toBeGreaterThan(0);
+        expect({ service, failed: result.failed, errors: result.errors }).toEqual({
+          service,
+          failed: 0,
+          errors: [],
+        });
+      }
     }
     await clusterState(cluster, 'OK');
   });
@@ -122,11 +129,15 @@ describe('the distributed cluster (compose, one host)', () => {
         if (answer?.status === 201) acknowledged.push(answer.body.id);
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    await cluster.container('queue1').kill({ signal: 'SIGKILL' });
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
-    running = false;
-    await submitter;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await cluster.container('queue1').kill({ signal: 'SIGKILL' });
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+    } finally {
+      running = false;
+      await submitter;
+      await cluster.container('queue1').start();
+    }
     expect(acknowledged.length).toBeGreaterThan(10);
     for (const id of acknowledged) {
       const done = await eventually(
@@ -141,7 +152,6 @@ describe('the distributed cluster (compose, one host)', () => {
       // Each operation recorded once: a redelivered message did not run the workflow twice.
       expect((await api.get(`${API}/events?execution_id=${id}`)).body.metadata.pagination.total).toBe(8);
     }
-    await cluster.container('queue1').start();
     await clusterState(cluster, 'OK');
   });
 
@@ -152,21 +162,23 @@ describe('the distributed cluster (compose, one host)', () => {
     it(`loses no acknowledged write when the database primary is ${how}, and the old primary rejoins`, async () => {
       const primary = await cluster.primary();
       const writer = startWriter(cluster, `w-${how.split(' ')[0]}`);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      await act(cluster.container(primary));
-      // Writes resume on the new primary.
-      const before = Date.now();
-      await eventually(
-        'a new primary',
-        async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
-        90_000,
-        500,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-      const report = await writer.stop();
+      let report: Awaited<ReturnType<typeof writer.stop>>;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await act(cluster.container(primary));
+        // Writes resume on the new primary.
+        await eventually(
+          'a new primary',
+          async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
+          90_000,
+          500,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      } finally {
+        report = await writer.stop();
+      }
       expect(report.acknowledged.length).toBeGreaterThan(0);
       expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
-      expect(Date.now() - before).toBeLessThan(90_000);
       await cluster.container(primary).start();
       const body = await clusterState(cluster, 'OK');
       expect(['replica', 'sync_standby']).toContain(body.services.db.nodes[primary].services.role);
@@ -176,9 +188,19 @@ describe('the distributed cluster (compose, one host)', () => {
   it('is Degraded with one database node down, Fail with two (the API answers 503), OK once back', async () => {
     const primary = await cluster.primary();
     const [first, second] = ['db1', 'db2', 'db3'].filter((node) => node !== primary);
-    await cluster.container(first!).stop({ t: 40 });
-    await clusterState(cluster, 'Degraded');
-    await cluster.container(second!).stop({ t: 40 });
+    try {
+      await cluster.container(first!).stop({ t: 40 });
+      await clusterState(cluster, 'Degraded');
+      await cluster.container(second!).stop({ t: 40 });
+      await refusesWrites();
+    } finally {
+      await Promise.all([cluster.container(first!).start(), cluster.container(second!).start()]);
+    }
+    await clusterState(cluster, 'OK');
+  });
+
+  /** Two database nodes down: cluster-status Fail, and a write answered 503 in the API's error format. */
+  async function refusesWrites() {
     // Without a majority etcd refuses the leader key: the primary stops taking writes.
     const failed = await clusterState(cluster, 'Fail');
     expect(failed.services.db.status).toBe('Fail');
@@ -194,10 +216,8 @@ describe('the distributed cluster (compose, one host)', () => {
       90_000,
       1_000,
     );
-    expect(write.body.error_code).toBeDefined();
-    await Promise.all([cluster.container(first!).start(), cluster.container(second!).start()]);
-    await clusterState(cluster, 'OK');
-  });
+    expect(write.body.error_code).toBe('service_unavailable_error');
+  }
 
   it('keeps all its data when every container restarts', async () => {
     const before = (await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total;

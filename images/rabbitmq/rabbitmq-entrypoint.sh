@@ -52,6 +52,10 @@ if [ -n "${RABBITMQ_CLUSTER_PEERS:-}" ]; then
   IFS=, read -r -a peers <<<"$RABBITMQ_CLUSTER_PEERS"
   {
     echo "cluster_formation.peer_discovery_backend = classic_config"
+    # Peers may not resolve yet (Swarm lists a task in DNS once it is healthy): keep looking for
+    # them for up to 2 minutes rather than boot alone and form a cluster of one.
+    echo "cluster_formation.discovery_retry_limit = 120"
+    echo "cluster_formation.discovery_retry_interval = 1000"
     i=0
     for peer in "${peers[@]}"; do
       i=$((i + 1))

@@ -143,18 +143,23 @@ export async function missingWrites(cluster: Cluster, ids: string[]): Promise<st
 export function startReader(
   cluster: Cluster,
   parallel = 4,
-): { stop(): Promise<{ ok: number; failed: number }> } {
+): { stop(): Promise<{ ok: number; failed: number; errors: string[] }> } {
   let running = true;
   let ok = 0;
   let failed = 0;
+  const errors: string[] = [];
   const loops = Array.from({ length: parallel }, async () => {
     while (running) {
       try {
         const answer = await cluster.api.get(`${API}/status`);
         if (answer.status === 200) ok++;
-        else failed++;
-      } catch {
+        else {
+          failed++;
+          errors.push(`${answer.status} ${answer.text.slice(0, 80)}`);
+        }
+      } catch (error) {
         failed++;
+        errors.push(String((error as Error).cause ?? error));
       }
     }
   });
@@ -162,7 +167,7 @@ export function startReader(
     async stop() {
       running = false;
       await Promise.all(loops);
-      return { ok, failed };
+      return { ok, failed, errors: errors.slice(0, 10) };
     },
   };
 }

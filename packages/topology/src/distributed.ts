@@ -69,8 +69,11 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     volumes: [{ volume: `${node}_data`, target: '/var/lib/cosmo' }],
     tmpfs: ['/run/cosmo-db'],
     ports: [],
+    // Liveness, not readiness: etcd accepts connections. Swarm puts a task in its DNS only once the
+    // task is healthy, and members must resolve each other to form etcd's quorum before Patroni (and
+    // PostgreSQL) can be ready; readiness is what cluster-status reports.
     healthcheck: {
-      test: ['CMD', '/usr/local/bin/cosmo-db-healthcheck'],
+      test: tcpCheck(2379),
       intervalSeconds: 5,
       timeoutSeconds: 3,
       retries: 3,

@@ -1,0 +1,230 @@
+/**
+ * Distributed-cluster failover benchmark, on one host: `cosmo up` time to OK; the write gap (longest
+ * time between two acknowledged writes through the load balancer) and lost acknowledged writes when
+ * the database primary is hard-killed or gracefully stopped; executions lost or doubled when a queue
+ * node is killed; failed requests when a manager is killed or stopped. Median of BENCH_RUNS (5) where
+ * it is a time. Measures and records; never passes or fails. Run: pnpm bench:failover
+ */
+import {
+  API,
+  type Cluster,
+  clusterState,
+  missingWrites,
+  startDistributed,
+  startReader,
+  startWriter,
+} from '../test/support/cluster.ts';
+import { eventually } from '../test/support/stack.ts';
+import { record } from './record.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** One database failover: writes through the LB, the primary killed or stopped, writes resumed. */
+async function dbFailover(cluster: Cluster, how: 'kill' | 'stop', run: number) {
+  await clusterState(cluster, 'OK');
+  const primary = await cluster.primary();
+  const writer = startWriter(cluster, `bench-${how}-${run}-${Date.now()}`);
+  await sleep(2_000);
+  const container = cluster.container(primary);
+  if (how === 'kill') await container.kill({ signal: 'SIGKILL' });
+  else await container.stop({ t: 40 });
+  await eventually(
+    'a new primary',
+    async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
+    120_000,
+    250,
+  );
+  await sleep(4_000);
+  const report = await writer.stop();
+  const lost = (await missingWrites(cluster, report.acknowledged)).length;
+  await container.start();
+  log(
+    `db ${how} #${run}: primary ${primary}, gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged, ${lost} lost`,
+  );
+  return { gap: report.longestGapSeconds, lost, acknowledged: report.acknowledged.length };
+}
+
+async function queueKill(cluster: Cluster, run: number) {
+  await clusterState(cluster, 'OK');
+  await sleep(12_000); // the quorum queue regains its third member (reconciled every 10 s)
+  const node = `queue${(run % 3) + 1}`;
+  const acknowledged: string[] = [];
+  let running = true;
+  let last = Date.now();
+  let gap = 0;
+  const submitter = (async () => {
+    while (running) {
+      const answer = await cluster.api
+        .post(`${API}/executions`, { deployment_id: 'bench', workflow_id: 'install', force: true })
+        .catch(() => undefined);
+      if (answer?.status === 201) {
+        acknowledged.push(answer.body.id);
+        gap = Math.max(gap, Date.now() - last);
+        last = Date.now();
+      }
+    }
+  })();
+  await sleep(2_000);
+  await cluster.container(node).kill({ signal: 'SIGKILL' });
+  await sleep(8_000);
+  running = false;
+  await submitter;
+  let lost = 0;
+  let doubled = 0;
+  let expected: number | undefined;
+  for (const id of acknowledged) {
+    const done = await eventually(
+      `execution ${id}`,
+      async () => {
+        const { body } = await cluster.api.get(`${API}/executions/${id}`);
+        return ['terminated', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
+      },
+      120_000,
+    ).catch(() => undefined);
+    if (done?.status !== 'terminated') lost++;
+    const events = (await cluster.api.get(`${API}/events?execution_id=${id}`)).body.metadata.pagination.total;
+    // Every execution of this blueprint records the same events; more means an operation ran twice.
+    expected ??= events;
+    if (events !== expected) doubled++;
+  }
+  await cluster.container(node).start();
+  log(
+    `queue kill #${run}: ${node}, ${acknowledged.length} acknowledged, gap ${(gap / 1000).toFixed(2)} s, ${lost} lost, ${doubled} doubled`,
+  );
+  return { gap: gap / 1000, lost, doubled, acknowledged: acknowledged.length };
+}
+
+async function managerFault(cluster: Cluster, how: 'kill' | 'stop', run: number) {
+  await clusterState(cluster, 'OK');
+  const node = `manager${(run % 3) + 1}`;
+  const reader = startReader(cluster);
+  await sleep(1_000);
+  if (how === 'kill') await cluster.container(node).kill({ signal: 'SIGKILL' });
+  else await cluster.container(node).stop({ t: 30 });
+  await sleep(5_000);
+  const result = await reader.stop();
+  await cluster.container(node).start();
+  log(`manager ${how} #${run}: ${node}, ${result.ok} ok, ${result.failed} failed`);
+  return result;
+}
+
+const ups: number[] = [];
+for (let run = 1; run < RUNS; run++) {
+  const extra = await startDistributed(`cosmo-bench-up${run}`, 18190 + run);
+  ups.push(extra.upSeconds);
+  log(`cosmo up #${run}: ${extra.upSeconds} s`);
+  await extra.down();
+}
+const cluster = await startDistributed('cosmo-bench-failover', 18190);
+ups.push(cluster.upSeconds);
+log(`cosmo up #${RUNS}: ${cluster.upSeconds} s`);
+try {
+  await cluster.api.raw('PUT', `${API}/blueprints/bench`, {
+    raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
+    headers: { 'content-type': 'application/yaml' },
+  });
+  await cluster.api.put(`${API}/deployments/bench`, { blueprint_id: 'bench' });
+
+  const kills = [];
+  const stops = [];
+  const queues = [];
+  const managerKills = [];
+  const managerStops = [];
+  for (let run = 1; run <= RUNS; run++) kills.push(await dbFailover(cluster, 'kill', run));
+  for (let run = 1; run <= RUNS; run++) stops.push(await dbFailover(cluster, 'stop', run));
+  for (let run = 1; run <= RUNS; run++) queues.push(await queueKill(cluster, run));
+  for (let run = 1; run <= RUNS; run++) managerKills.push(await managerFault(cluster, 'kill', run));
+  for (let run = 1; run <= RUNS; run++) managerStops.push(await managerFault(cluster, 'stop', run));
+
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+  const killGap = median(kills.map((k) => k.gap));
+  const stopGap = median(stops.map((s) => s.gap));
+  const lostWrites = sum([...kills, ...stops].map((k) => k.lost));
+  const lostExecutions = sum(queues.map((q) => q.lost));
+  const doubled = sum(queues.map((q) => q.doubled));
+  const failedKill = sum(managerKills.map((m) => m.failed));
+  const failedStop = sum(managerStops.map((m) => m.failed));
+  const up = median(ups);
+  const runsOf = (values: number[]) => values.map((v) => v.toFixed(1)).join(', ');
+  await record({
+    name: 'failover',
+    title: 'Distributed cluster: failover (one host, 3 db + 3 queue + 3 managers + LB)',
+    command: 'pnpm bench:failover',
+    columns: ['measure', 'result', 'runs', 'target', 'verdict'],
+    rows: [
+      [
+        '`cosmo up` to cluster-status OK, images built (s, median)',
+        up.toFixed(1),
+        runsOf(ups),
+        '<= 60',
+        verdict(up <= 60),
+      ],
+      [
+        'write gap, DB primary hard-killed (s, median)',
+        killGap.toFixed(1),
+        runsOf(kills.map((k) => k.gap)),
+        '<= 22',
+        verdict(killGap <= 22),
+      ],
+      [
+        'write gap, DB primary stopped (s, median)',
+        stopGap.toFixed(1),
+        runsOf(stops.map((s) => s.gap)),
+        '<= 3',
+        verdict(stopGap <= 3),
+      ],
+      [
+        'acknowledged writes lost (all DB runs)',
+        lostWrites,
+        `${sum([...kills, ...stops].map((k) => k.acknowledged))} acknowledged`,
+        '0',
+        verdict(lostWrites === 0),
+      ],
+      [
+        'submission gap, queue node killed (s, median)',
+        median(queues.map((q) => q.gap)).toFixed(2),
+        runsOf(queues.map((q) => q.gap)),
+        '-',
+        '-',
+      ],
+      [
+        'acknowledged executions lost / run twice, queue node killed',
+        `${lostExecutions} / ${doubled}`,
+        `${sum(queues.map((q) => q.acknowledged))} acknowledged`,
+        '0 / 0',
+        verdict(lostExecutions === 0 && doubled === 0),
+      ],
+      [
+        'failed requests, a manager killed',
+        failedKill,
+        `${sum(managerKills.map((m) => m.ok))} ok`,
+        '0',
+        verdict(failedKill === 0),
+      ],
+      [
+        'failed requests, a manager stopped',
+        failedStop,
+        `${sum(managerStops.map((m) => m.ok))} ok`,
+        '0',
+        verdict(failedStop === 0),
+      ],
+    ],
+    notes: [
+      'Write gap: the longest time between two acknowledged writes (PUT /blueprints, one at a time through HAProxy) around the fault; every acknowledged write is then looked up.',
+      "A hard kill leaves Patroni's leader key to expire (ttl 20 s, Patroni's minimum) before a standby may promote; a graceful stop hands the key over at once.",
+      'Manager faults: GET /status from 4 parallel clients through HAProxy for 1 s before and 5 s after the fault.',
+      `Executions here have no-op operations (one node, its lifecycle events counted per execution); ${RUNS} runs of each fault.`,
+    ],
+    raw: { ups, kills, stops, queues, managerKills, managerStops },
+  });
+} finally {
+  await cluster.down();
+}
