@@ -433,8 +433,8 @@ describe('bad configuration and flags', () => {
     [
       'init for a mode not available yet',
       undefined,
-      ['init', '--mode', 'distributed'],
-      'mode: distributed is not available yet',
+      ['init', '--mode', 'compact'],
+      'mode: compact is not available yet',
     ],
     [
       'init over an existing cosmo.yaml',

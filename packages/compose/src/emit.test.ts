@@ -89,3 +89,54 @@ describe('compose emitter', () => {
     },
   );
 });
+
+describe('distributed cluster files', () => {
+  const plan = planFor(
+    parseConfig(defaultConfigText({ mode: 'distributed', credentials: 'files' })),
+    '1.0.0',
+  );
+  const compose = parse(renderCompose(plan, options));
+  const swarm = parse(renderCompose(plan, { ...options, target: 'swarm' }));
+
+  it('validate against the Compose schema and use no YAML anchors', () => {
+    expect(composeSchemaErrors(composeDocument(plan, options))).toEqual([]);
+    expect(composeSchemaErrors(composeDocument(plan, { ...options, target: 'swarm' }))).toEqual([]);
+    expect(renderCompose(plan, { ...options, target: 'swarm' })).not.toMatch(/[&*]a\d/);
+  });
+
+  it('compose: one service per manager, all answering to the name manager', () => {
+    expect(Object.keys(compose.services)).toEqual([
+      'db1',
+      'db2',
+      'db3',
+      'queue1',
+      'queue2',
+      'queue3',
+      'manager1',
+      'manager2',
+      'manager3',
+      'lb',
+    ]);
+    expect(compose.services.manager2.environment.COSMO_NODE_NAME).toBe('manager2');
+    expect(compose.services.manager2.hostname).toBe('manager2');
+    expect(compose.services.manager2.networks).toEqual({ default: { aliases: ['manager'] } });
+    expect(compose.services.db1.volumes).toContainEqual({ type: 'tmpfs', target: '/run/cosmo-db' });
+  });
+
+  it('swarm: replicated dnsrr managers updated start-first, members pinned by node label, host-mode port', () => {
+    expect(swarm.services.manager.deploy).toMatchObject({
+      replicas: 3,
+      endpoint_mode: 'dnsrr',
+      update_config: { order: 'start-first' },
+      placement: { constraints: ['node.labels.io.cosmo.manager == true'] },
+    });
+    expect(swarm.services.manager.environment.COSMO_NODE_NAME).toBe('manager{{.Task.Slot}}');
+    expect(swarm.services.db2.deploy.placement.constraints).toEqual(['node.labels.io.cosmo.db2 == true']);
+    expect(swarm.services.lb.ports).toEqual([
+      { target: 8080, published: 8080, protocol: 'tcp', mode: 'host' },
+    ]);
+    for (const svc of Object.values(swarm.services) as { deploy: { endpoint_mode: string } }[]) {
+      expect(svc.deploy.endpoint_mode).toBe('dnsrr');
+    }
+  });
+});

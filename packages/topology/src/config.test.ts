@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { planFor } from './planner.ts';
 import { ConfigError, defaultConfigText, parseConfig } from './validate.ts';
 
+const DIST = 'mode: distributed\ncredentials: {source: files}\n';
+
 function problems(text: string): string[] {
   try {
     parseConfig(text);
@@ -54,12 +56,25 @@ describe('cosmo.yaml', () => {
     ['images:\n  registry: "http://x"\n', 'images.registry: "http://x" is not a registry'],
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
     ['external:\n  db: {host: db.example}\n', 'external: the aio mode runs its own database and queue'],
-    ['mode: compact\n', 'mode: compact is not available yet in this version (use aio)'],
+    ['mode: compact\n', 'mode: compact is not available yet in this version (use aio or distributed)'],
     ['nodes: [{name: a, address: 10.0.0.1}]\n', 'nodes: the aio mode runs on one host'],
     ['nodes: [{name: A, address: 10.0.0.1}]\n', 'nodes[0].name: "A" is not a valid node name'],
     ['modes: [1, 2]\n', 'modes:'],
     ['- a list\n', '(top level): must be a mapping'],
     ['mode: [unclosed\n', 'not valid YAML (line 2)'],
+    [`${DIST}modes: {distributed: {db: 2}}\n`, 'modes.distributed.db: 2 must be odd and >= 3'],
+    [`${DIST}modes: {distributed: {queue: 4}}\n`, 'modes.distributed.queue: 4 must be odd and >= 3'],
+    [
+      `${DIST}modes: {distributed: {db: 11}}\n`,
+      'modes.distributed.db: 11 is more members than a quorum needs',
+    ],
+    [`${DIST}modes: {distributed: {managers: 0}}\n`, 'modes.distributed.managers: 0 must be >= 1'],
+    [`${DIST}modes: {distributed: {port: 0}}\n`, 'modes.distributed.port: 0 is not a port'],
+    ['mode: distributed\n', 'credentials.source: the distributed mode shares its credentials'],
+    [
+      `${DIST}external: {db: {host: rds.example}}\n`,
+      'external: external database and queue are not available yet',
+    ],
   ])('refuses %j, naming the path and the fix', (text, message) => {
     expect(problems(text).join('\n')).toContain(message);
   });
@@ -104,5 +119,69 @@ describe('plan', () => {
       '1.0.0',
     );
     expect(plan.services[0]).toMatchObject({ image: 'reg.example:5000/acme/aio:7', localImage: false });
+  });
+});
+
+describe('distributed plan', () => {
+  const plan = planFor(
+    parseConfig(`${DIST}name: lab\nmodes: {distributed: {port: 9100, managers: 2, db: 5}}\n`),
+    '1.0.0',
+  );
+  const service = (name: string) => plan.services.find((svc) => svc.name === name)!;
+
+  it('has one service per stateful member, named like its host, each with its own volume', () => {
+    expect(plan.services.map((svc) => svc.name)).toEqual([
+      'db1',
+      'db2',
+      'db3',
+      'db4',
+      'db5',
+      'queue1',
+      'queue2',
+      'queue3',
+      'manager',
+      'lb',
+    ]);
+    expect(service('db4')).toMatchObject({
+      hostname: 'db4',
+      imageName: 'db',
+      volumes: [{ volume: 'db4_data', target: '/var/lib/cosmo' }],
+      nodeLabel: 'io.cosmo.db4',
+    });
+    expect(service('db4').environment).toMatchObject({
+      COSMO_DB_NODE: 'db4',
+      COSMO_DB_PEERS: 'db1,db2,db3,db4,db5',
+    });
+    expect(service('queue2').environment).toMatchObject({
+      RABBITMQ_NODENAME: 'rabbit@queue2',
+      RABBITMQ_CLUSTER_PEERS: 'queue1,queue2,queue3',
+    });
+    expect(plan.volumes).toHaveLength(8);
+  });
+
+  it('runs the managers as replicas that find the primary through Patroni and use quorum queues', () => {
+    expect(service('manager')).toMatchObject({ replicas: 2, nodeLabel: 'io.cosmo.manager', volumes: [] });
+    expect(service('manager').environment).toMatchObject({
+      COSMO_DB_PATRONI_URLS:
+        'http://db1:8008,http://db2:8008,http://db3:8008,http://db4:8008,http://db5:8008',
+      COSMO_MQ_HOSTS: 'queue1,queue2,queue3',
+      COSMO_MQ_QUEUE_TYPE: 'quorum',
+    });
+    expect(service('lb').ports).toEqual([{ host: '0.0.0.0', published: 9100, target: 8080 }]);
+    expect(plan.access.url).toBe('http://localhost:9100');
+  });
+
+  it('labels every service with the project and its role, and passes every secret as a file', () => {
+    expect(new Set(plan.services.map((svc) => svc.labels['io.cosmo.role']))).toEqual(
+      new Set(['db', 'queue', 'manager', 'lb']),
+    );
+    expect(plan.services.every((svc) => svc.labels['io.cosmo.project'] === 'lab')).toBe(true);
+    expect(plan.secrets.map((s) => s.file)).toContain('secrets/mq_erlang_cookie');
+    for (const svc of plan.services) {
+      for (const [key, value] of Object.entries(svc.environment)) {
+        if (/PASSWORD|COOKIE/.test(key))
+          expect(key.endsWith('_FILE') && value.startsWith('/run/secrets/')).toBe(true);
+      }
+    }
   });
 });
