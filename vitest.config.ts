@@ -18,6 +18,8 @@ export default defineConfig({
           hookTimeout: 600_000,
           // Containers compete for two cores: run integration files one at a time.
           fileParallelism: false,
+          // Every image rebuilt first where its inputs changed: never a test against a stale image.
+          globalSetup: ['test/support/images.ts'],
           env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
         },
       },

@@ -180,8 +180,18 @@ describe('the distributed cluster (compose, one host)', () => {
       expect(report.acknowledged.length).toBeGreaterThan(0);
       expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
       await cluster.container(primary).start();
-      const body = await clusterState(cluster, 'OK');
-      expect(['replica', 'sync_standby']).toContain(body.services.db.nodes[primary].services.role);
+      // The old primary rewinds and follows the new one.
+      const body = await eventually(
+        `${primary} to rejoin as a replica`,
+        async () => {
+          const status = await cluster.status();
+          const role = status?.services?.db?.nodes?.[primary]?.services?.role;
+          return status?.status === 'OK' && ['replica', 'sync_standby'].includes(role) ? status : undefined;
+        },
+        180_000,
+        500,
+      );
+      expect(body.services.db.nodes[primary].status).toBe('OK');
     });
   }
 

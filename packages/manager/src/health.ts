@@ -319,6 +319,13 @@ export class HealthMonitor {
         version,
       );
     }
+    // A configured member that Patroni does not list (stopped, or not registered again yet) is down.
+    for (const url of db.patroniUrls) {
+      const host = new URL(url).hostname;
+      if (!members.some((member) => member.name === host || member.host === host)) {
+        nodes[host] = this.node(await addressOf(host), ['not a member of the Patroni cluster']);
+      }
+    }
     return this.service('db', nodes);
   }
 

@@ -103,8 +103,10 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     volumes: [{ volume: `${node}_data`, target: '/var/lib/rabbitmq' }],
     tmpfs: ['/run/rabbitmq-root'],
     ports: [],
+    // Liveness: the Erlang distribution port (25672) opens as the VM boots, before peer discovery;
+    // the AMQP port only once the node has joined its cluster, which needs its peers in DNS first.
     healthcheck: {
-      test: tcpCheck(5672),
+      test: tcpCheck(25672),
       intervalSeconds: 5,
       timeoutSeconds: 3,
       retries: 3,
