@@ -90,6 +90,23 @@ describe('the cosmo/aio image', () => {
     expect(logs).not.toContain(password);
   });
 
+  it('listens outside loopback on the API port only (PostgreSQL, AMQP, epmd, Erlang distribution stay inside)', async () => {
+    await clusterOk(api);
+    const { output } = await container!.exec(['cat', '/proc/net/tcp', '/proc/net/tcp6']);
+    // Listening sockets (state 0A) as address:port, from the kernel's hex notation.
+    const listening = output
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[3] === '0A')
+      .map((fields) => {
+        const [address, port] = fields[1]!.split(':');
+        return { loopback: /^(0100007F|0{24}01000000)$/.test(address!), port: Number.parseInt(port!, 16) };
+      });
+    const ports = new Set(listening.map((socket) => socket.port));
+    for (const port of [5432, 5672, 4369, 25672]) expect(ports.has(port)).toBe(true);
+    expect(listening.filter((socket) => !socket.loopback).map((socket) => socket.port)).toEqual([8080]);
+  });
+
   it('reaches cluster-status OK with manager, db and broker', async () => {
     await clusterOk(api);
     const { body } = await api.get(`${API}/cluster-status`);

@@ -283,7 +283,24 @@ describe('the distributed Swarm stack on a one-node Swarm', () => {
   });
 
   afterAll(async () => {
+    // Whatever the test reached: no stack, no volumes of it, and the engine out of the Swarm it joined.
     await run('docker', ['stack', 'rm', stack]).catch(() => {});
+    const label = `com.docker.stack.namespace=${stack}`;
+    await eventually(
+      'the stack containers to be gone',
+      async () =>
+        (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0
+          ? true
+          : undefined,
+      120_000,
+      1_000,
+    ).catch(() => {});
+    for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
+      await docker
+        .getVolume(volume.Name)
+        .remove()
+        .catch(() => {});
+    }
     if (joined) await docker.swarmLeave({ force: true }).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   });
