@@ -94,6 +94,29 @@ describe('the distributed cluster (compose, one host)', () => {
     await clusterState(cluster, 'OK');
   });
 
+  it('removes a stopped manager at `cosmo managers remove`, and refuses to remove a live one', async () => {
+    const live = await cosmo(['managers', 'remove', 'manager2'], { cwd: cluster.dir });
+    expect(live.code).toBe(2);
+    expect(live.stderr).toContain("manager 'manager2' sent a heartbeat");
+    const unknown = await cosmo(['managers', 'remove', 'manager9'], { cwd: cluster.dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("manager 'manager9' not found");
+    await cluster.container('manager3').stop({ t: 30 });
+    try {
+      // Silent for longer than the stale time (15 s): the cluster is Degraded until it is removed.
+      await clusterState(cluster, 'Degraded', 60_000);
+      const removed = await cosmo(['managers', 'remove', 'manager3'], { cwd: cluster.dir });
+      expect(removed.stderr).toBe('');
+      expect(removed.stdout).toContain('removed manager manager3');
+      const body = await clusterState(cluster, 'OK', 30_000);
+      expect(Object.keys(body.services.manager.nodes).sort()).toEqual(['manager1', 'manager2']);
+    } finally {
+      await cluster.container('manager3').start();
+    }
+    const back = await clusterState(cluster, 'OK');
+    expect(Object.keys(back.services.manager.nodes)).toContain('manager3');
+  });
+
   it('loses no acknowledged execution when a queue node is killed while executions run', async () => {
     const { api } = cluster;
     // Every member holds the quorum queue before one is killed (members join it within seconds).

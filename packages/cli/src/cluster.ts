@@ -11,6 +11,29 @@ export interface ClusterStatus {
   services: Record<string, { status: string; is_external: boolean; nodes?: Record<string, ClusterNode> }>;
 }
 
+/** One authenticated call to the manager's API as the admin; the body parsed when it is JSON. */
+export async function apiCall(
+  project: Project,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: { message?: string } & Record<string, unknown> }> {
+  const secret = await adminPassword(project);
+  const auth = Buffer.from(`${project.plan.access.adminUser}:${secret}`).toString('base64');
+  const response = await fetch(`${project.plan.access.url}/api/v3.1${path}`, {
+    method,
+    headers: { authorization: `Basic ${auth}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  let body: { message?: string } & Record<string, unknown> = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { message: `${response.status} ${text.slice(0, 80)}` };
+  }
+  return { status: response.status, body };
+}
+
 export async function clusterStatus(project: Project, password?: string): Promise<ClusterStatus> {
   const secret = password ?? (await adminPassword(project));
   const auth = Buffer.from(`${project.plan.access.adminUser}:${secret}`).toString('base64');

@@ -7,6 +7,7 @@ import { registerImagesBuild } from './commands/images-build.ts';
 import { registerImagesList } from './commands/images-list.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerManagers } from './commands/managers.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUp } from './commands/up.ts';
 import { exitCodeFor } from './errors.ts';
@@ -27,13 +28,19 @@ export function createProgram(): Command {
     .exitOverride();
   registerImagesBuild(images);
   registerImagesList(images);
+  const managers = program
+    .command('managers')
+    .description('manage the members of a running cluster')
+    .exitOverride();
+  registerManagers(managers);
   registerInit(program);
   registerGenerate(program);
   registerUp(program);
   registerStatus(program);
   registerLogs(program);
   registerDown(program);
-  for (const command of [...program.commands, ...images.commands]) command.exitOverride();
+  for (const command of [...program.commands, ...images.commands, ...managers.commands])
+    command.exitOverride();
   return program;
 }
 

@@ -44,7 +44,8 @@ export interface ManagerConfig {
   };
   admin: { username: string; password: string | undefined };
   lockout: { attempts: number; seconds: number };
-  heartbeat: { intervalSeconds: number; staleSeconds: number };
+  /** staleSeconds: a manager silent longer is Fail; forgetSeconds: then dropped from the list. */
+  heartbeat: { intervalSeconds: number; staleSeconds: number; forgetSeconds: number };
   maxUploadBytes: number;
   /** On SIGTERM, how long `/ok` fails while requests are still served (a load balancer's detection time). */
   drainSeconds: number;
@@ -228,6 +229,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     heartbeat: {
       intervalSeconds: r.int('COSMO_HEARTBEAT_SECONDS', 2, 1, 60),
       staleSeconds: r.int('COSMO_HEARTBEAT_STALE_SECONDS', 15, 2, 600),
+      forgetSeconds: r.int('COSMO_MANAGER_FORGET_SECONDS', 86_400, 60, 365 * 86_400),
     },
     maxUploadBytes: r.int('COSMO_MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     stepDelayMs: r.int('COSMO_STEP_DELAY_MS', 0, 0, 60_000),
@@ -235,6 +237,9 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
   };
   if (config.heartbeat.staleSeconds <= config.heartbeat.intervalSeconds) {
     r.problems.push('COSMO_HEARTBEAT_STALE_SECONDS must be greater than COSMO_HEARTBEAT_SECONDS');
+  }
+  if (config.heartbeat.forgetSeconds <= config.heartbeat.staleSeconds) {
+    r.problems.push('COSMO_MANAGER_FORGET_SECONDS must be greater than COSMO_HEARTBEAT_STALE_SECONDS');
   }
   if (config.db.sslMode.startsWith('verify') && !config.db.ca) {
     r.problems.push(

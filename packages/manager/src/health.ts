@@ -245,6 +245,14 @@ export class HealthMonitor {
   private async managers(): Promise<ClusterService> {
     const nodes: Record<string, ClusterNode> = {};
     try {
+      // A manager gone for longer than the forget time is no longer a member.
+      await timeout(
+        this.db.query('DELETE FROM managers WHERE last_seen < now() - make_interval(secs => $1)', [
+          this.config.heartbeat.forgetSeconds,
+        ]),
+        3_000,
+        'forgetting managers gone for good',
+      );
       const { rows } = await timeout(
         this.db.query<{
           hostname: string;

@@ -1,6 +1,7 @@
 /** Liveness, status, cluster status, version, maintenance, and the cluster members. */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { conflict, notFound } from '../errors.ts';
 import { pageOf } from '../listing.ts';
 import { clusterMembers } from '../patroni.ts';
 
@@ -60,6 +61,23 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
       last_seen: row.last_seen.toISOString(),
     }));
     return pageOf(items, 0, items.length, items.length);
+  });
+
+  // Removes a manager that is gone for good, before the forget time does (COSMO_MANAGER_FORGET_SECONDS).
+  app.delete('/managers/:hostname', async (request, reply) => {
+    const { hostname } = request.params as { hostname: string };
+    const { rows } = await ctx.db.query<{ age: number }>(
+      'SELECT extract(epoch FROM now() - last_seen)::float AS age FROM managers WHERE hostname = $1',
+      [hostname],
+    );
+    if (!rows[0]) throw notFound(`manager '${hostname}' not found`);
+    if (rows[0].age <= ctx.config.heartbeat.staleSeconds) {
+      throw conflict(
+        `manager '${hostname}' sent a heartbeat ${Math.round(rows[0].age)} s ago: stop it first, then remove it`,
+      );
+    }
+    await ctx.db.query('DELETE FROM managers WHERE hostname = $1', [hostname]);
+    return reply.code(204).send();
   });
 
   app.get('/brokers', async () => {
