@@ -52,6 +52,9 @@ export interface AuthOptions {
 const VERIFIED_TTL_MS = 60_000;
 const USER_TTL_MS = 1_000;
 
+/** Users kept in memory at most (oldest first out). */
+const MAX_CACHED_USERS = 1_000;
+
 export class Authenticator {
   private readonly store: AuthStore;
   private readonly options: AuthOptions;
@@ -80,7 +83,12 @@ export class Authenticator {
       if (cached?.user && error instanceof ApiError && error.status === 503) return cached.user;
       throw error;
     }
-    this.users.set(username, { user, at: this.now() });
+    // Only users that exist are kept, and a bounded number of them: names an attacker makes up
+    // never grow the cache.
+    if (user) {
+      if (this.users.size >= MAX_CACHED_USERS) this.users.delete(this.users.keys().next().value!);
+      this.users.set(username, { user, at: this.now() });
+    } else this.users.delete(username);
     return user;
   }
 

@@ -4,6 +4,7 @@
  */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { checkBounds, tooLarge } from './bounds.ts';
 import { ApiError, invalidBlueprint } from './errors.ts';
 
 const inputSchema = z
@@ -74,7 +75,26 @@ export function installOrder(targets: Record<string, readonly string[]>): string
   return order;
 }
 
+/**
+ * A blueprint's bounds. The YAML parser checks key uniqueness in time quadratic in the keys of a
+ * mapping (30,000 keys took 14 s, all of it on the event loop): the text is capped, and so is the
+ * count of lines that can hold a key, before parsing. Aliases count as copies towards the size.
+ */
+export const BLUEPRINT_LIMITS = {
+  maxBytes: 1024 * 1024,
+  maxKeyLines: 2_000,
+  maxDepth: 64,
+  maxChars: 2 * 1024 * 1024,
+};
+
 export function parseBlueprint(text: string): BlueprintPlan {
+  if (Buffer.byteLength(text) > BLUEPRINT_LIMITS.maxBytes) {
+    throw tooLarge(`the blueprint YAML is larger than ${BLUEPRINT_LIMITS.maxBytes} bytes (the limit)`);
+  }
+  const keyLines = text.match(/^[ \t-]*[^\s#-][^\n]*:(?:[ \t]|$)/gm)?.length ?? 0;
+  if (keyLines > BLUEPRINT_LIMITS.maxKeyLines) {
+    throw tooLarge(`the blueprint has ${keyLines} keys; the limit is ${BLUEPRINT_LIMITS.maxKeyLines}`);
+  }
   let document: unknown;
   try {
     document = parseYaml(text, { maxAliasCount: 100 });
@@ -84,6 +104,7 @@ export function parseBlueprint(text: string): BlueprintPlan {
       `the blueprint is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`,
     );
   }
+  checkBounds(document, 'the blueprint', BLUEPRINT_LIMITS);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw invalidBlueprint(
       'the blueprint must be a YAML mapping with tosca_definitions_version and node_templates',

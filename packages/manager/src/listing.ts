@@ -18,6 +18,10 @@ export interface ListSpec<Row, Item> {
   filters: readonly string[];
   defaultSort: string;
   toItem: (row: Row) => Item;
+  /** Every column of `from`, when some are too large to read for a list that does not include them. */
+  columns?: readonly string[];
+  /** Those large columns: API field -> column, read only when `_include` is absent or names the field. */
+  heavy?: Record<string, string>;
 }
 
 export type Query = Record<string, string | string[] | undefined>;
@@ -64,7 +68,8 @@ export function includeFields<Item extends object>(item: Item, include: readonly
   if (include.length === 0) return item;
   const out: Partial<Item> = {};
   for (const field of include) {
-    if (!(field in item)) {
+    // Own fields only: `constructor`, `__proto__` or `toString` are not fields of an item.
+    if (!Object.hasOwn(item, field)) {
       throw badParameters(`_include: unknown field '${field}'; fields are ${Object.keys(item).join(', ')}`);
     }
     (out as Record<string, unknown>)[field] = (item as Record<string, unknown>)[field];
@@ -108,8 +113,16 @@ export async function listResources<Row extends object, Item extends object>(
   });
 
   values.push(size, offset);
+  // A heavy column is read only when the list includes its field (or includes everything).
+  const skipped = Object.entries(spec.heavy ?? {})
+    .filter(([field]) => include.length > 0 && !include.includes(field))
+    .map(([, column]) => column);
+  const columns =
+    skipped.length > 0 && spec.columns
+      ? spec.columns.map((column) => (skipped.includes(column) ? `NULL AS ${column}` : column)).join(', ')
+      : '*';
   const sql =
-    `SELECT *, count(*) OVER () AS total_count FROM ${spec.from}` +
+    `SELECT ${columns}, count(*) OVER () AS total_count FROM ${spec.from}` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${order.join(', ')} LIMIT $${values.length - 1} OFFSET $${values.length}`;
   const { rows } = await db.query<Row & { total_count: string }>(sql, values);

@@ -44,6 +44,17 @@ export const blueprintList: ListSpec<BlueprintRow, ReturnType<typeof blueprintIt
   filters: ['id', 'created_by'],
   defaultSort: 'created_at',
   toItem: blueprintItem,
+  columns: [
+    'tenant',
+    'id',
+    'main_file_name',
+    'description',
+    'plan',
+    'created_by',
+    'created_at',
+    'updated_at',
+  ],
+  heavy: { plan: 'plan' },
 };
 
 export interface DeploymentRow {

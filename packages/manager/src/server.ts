@@ -4,6 +4,7 @@
  */
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { checkBounds } from './bounds.ts';
 import type { AppContext } from './context.ts';
 import { ApiError, errorBody, forbidden } from './errors.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
@@ -64,8 +65,14 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.config.maxUploadBytes,
-    // Blueprint and resource ids are long; the router limit must not turn them into 404s.
-    routerOptions: { maxParamLength: 512 },
+    // Ids longer than any valid one still reach the route, whose check answers 400 in the API's format.
+    routerOptions: { maxParamLength: 4096 },
+    // A URL the router cannot decode (`/api/v3.1/%ff`) gets the API's error format too.
+    frameworkErrors: (error, _request, reply) => {
+      // The generic reply type of this hook knows no status codes; it is a plain reply here.
+      const plain = reply as unknown as { code(status: number): { send(body: unknown): void } };
+      plain.code(400).send(errorBody('bad_parameters_error', `the request cannot be read: ${error.message}`));
+    },
   });
 
   await app.register(multipart, {
@@ -95,6 +102,13 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
     if (!(await knownTenant(tenant)))
       throw forbidden(`tenant '${tenant.slice(0, 100)}' does not exist or you are not a member of it`);
     Object.assign(request, { principal, tenant } satisfies Caller);
+  });
+
+  // Decoded JSON bodies are bounded before any route walks them (a 5,000-deep value overflowed the stack).
+  app.addHook('preValidation', async (request: FastifyRequest) => {
+    if (request.body !== null && typeof request.body === 'object' && !Buffer.isBuffer(request.body)) {
+      checkBounds(request.body, 'the request body', { maxDepth: 64, maxChars: ctx.config.maxUploadBytes });
+    }
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
