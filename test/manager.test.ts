@@ -507,6 +507,35 @@ describe('bad input', () => {
       400,
       'bad_parameters_error',
     ],
+    ['an undecodable URL', () => api.get(`${API}/blueprints/%ff`), 400, 'bad_parameters_error'],
+    [
+      'a 600-character id',
+      () => api.get(`${API}/blueprints/${'y'.repeat(600)}`),
+      400,
+      'bad_parameters_error',
+    ],
+    [
+      'deployment inputs nested 5,000 deep',
+      () => {
+        let deep: unknown = 1;
+        for (let i = 0; i < 5_000; i++) deep = [deep];
+        return api.put(`${API}/deployments/deep`, { blueprint_id: 'nope', inputs: { a: deep } });
+      },
+      400,
+      'bad_parameters_error',
+    ],
+    [
+      '_include=constructor',
+      () => api.get(`${API}/blueprints?_include=constructor`),
+      400,
+      'bad_parameters_error',
+    ],
+    [
+      '_include=__proto__ on one resource',
+      () => api.get(`${API}/tokens?_include=__proto__`),
+      400,
+      'bad_parameters_error',
+    ],
     [
       'an oversized upload',
       () =>

@@ -86,6 +86,10 @@ export async function listResources<Row extends object, Item extends object>(
   const offset = integer(query, '_offset', 0, Number.MAX_SAFE_INTEGER);
   const size = integer(query, '_size', MAX_PAGE_SIZE, MAX_PAGE_SIZE);
   const include = many(query, '_include');
+  // Names every object answers to (`constructor`, `__proto__`, `toString`) are no item's field, even
+  // when the page is empty and no item can be asked.
+  const inherited = include.find((field) => field in Object.prototype);
+  if (inherited) throw badParameters(`_include: unknown field '${inherited}'`);
 
   const where: string[] = [];
   const values: unknown[] = [];
