@@ -113,8 +113,11 @@ describe('the distributed cluster (compose, one host)', () => {
     } finally {
       await cluster.container('manager3').start();
     }
-    const back = await clusterState(cluster, 'OK');
-    expect(Object.keys(back.services.manager.nodes)).toContain('manager3');
+    const back = await eventually('manager3 to be back in the cluster', async () => {
+      const status = await cluster.status();
+      return status?.status === 'OK' && status.services.manager.nodes.manager3 ? status : undefined;
+    });
+    expect(back.services.manager.nodes.manager3.status).toBe('OK');
   });
 
   it('loses no acknowledged execution when a queue node is killed while executions run', async () => {

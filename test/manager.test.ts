@@ -724,22 +724,57 @@ describe('faults', () => {
   });
 });
 
-describe('lock-out', () => {
-  it('locks the admin after 5 failed logins, refuses even the right password, then lets it in', async () => {
-    const wrong = client(stack.url, {
-      authorization: `Basic ${Buffer.from('admin:wrong').toString('base64')}`,
-    });
-    for (let i = 0; i < 4; i++) {
-      const answer = await wrong.get(`${API}/version`);
+describe('failed logins', () => {
+  const wrong = () =>
+    client(stack.url, { authorization: `Basic ${Buffer.from('admin:wrong').toString('base64')}` });
+
+  it('makes this address wait after 5 failures in a row, while the right password from another address gets in', async () => {
+    for (let i = 0; i < 5; i++) {
+      const answer = await wrong().get(`${API}/version`);
       expect(answer.status).toBe(401);
       expect(answer.body.message).toContain('wrong username or password');
     }
-    expect((await wrong.get(`${API}/version`)).body.message).toContain('now locked for 3 s');
+    const waiting = await api.get(`${API}/version`);
+    expect(waiting.status).toBe(429);
+    expect(waiting.body).toMatchObject({ error_code: 'too_many_login_attempts_error' });
+    expect(waiting.body.message).toContain('try again in 1 s');
+    // From another address (inside the manager's container) the right password is not refused.
+    const inside = await stack.manager.exec([
+      'bash',
+      '-c',
+      `exec 3<>/dev/tcp/127.0.0.1/8080; printf 'GET /api/v3.1/version HTTP/1.0\r\nAuthorization: ${stack.admin.authorization}\r\n\r\n' >&3; head -n1 <&3`,
+    ]);
+    expect(inside.output).toContain('200');
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const locked = await api.get(`${API}/version`);
-    expect(locked.status).toBe(401);
-    expect(locked.body.message).toContain('locked');
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect((await api.get(`${API}/version`)).status).toBe(200);
+  });
+
+  it('checks at most 5 of 40 parallel wrong passwords', async () => {
+    const answers = await Promise.all(Array.from({ length: 40 }, () => wrong().get(`${API}/version`)));
+    expect(answers.filter((answer) => answer.status === 401).length).toBeLessThanOrEqual(5);
+    expect(answers.filter((answer) => answer.status === 429).length).toBeGreaterThanOrEqual(35);
+    await eventually(
+      'the wait to pass',
+      async () => ((await api.get(`${API}/version`)).status === 200 ? true : undefined),
+      10_000,
+    );
+  });
+});
+
+describe('token lifetimes', () => {
+  it('gives a token an expiry by default, and refuses a token that would outlive the token making it', async () => {
+    const made = await api.post(`${API}/tokens`, {});
+    expect(made.status).toBe(200);
+    const hours = (Date.parse(made.body.expiration_date) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(9.9);
+    expect(hours).toBeLessThanOrEqual(10);
+    const withToken = client(stack.url, { 'authentication-token': made.body.value });
+    const longer = await withToken.post(`${API}/tokens`, {
+      expiration_date: new Date(Date.now() + 20 * 3_600_000).toISOString(),
+    });
+    expect(longer.status).toBe(400);
+    expect(longer.body.message).toContain('after the expiry of the token making it');
+    const child = await withToken.post(`${API}/tokens`, {});
+    expect(Date.parse(child.body.expiration_date)).toBeLessThanOrEqual(Date.parse(made.body.expiration_date));
   });
 });

@@ -1,5 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Authenticator, type AuthStore, type TokenRecord, type UserRecord } from './auth.ts';
+import {
+  Authenticator,
+  type AuthStore,
+  type ThrottleRule,
+  type TokenRecord,
+  throttleDelay,
+  type UserRecord,
+} from './auth.ts';
 import { ApiError } from './errors.ts';
 import { hashPassword, sha256Hex, verifyPassword } from './passwords.ts';
 
@@ -7,24 +14,29 @@ import { hashPassword, sha256Hex, verifyPassword } from './passwords.ts';
 class MemoryStore implements AuthStore {
   users = new Map<string, UserRecord>();
   tokens = new Map<string, TokenRecord>();
+  /** (user, source) -> failures in a row and when the next attempt is allowed. */
+  throttle = new Map<string, { failures: number; next: number }>();
+  /** Password checks the authenticator asked for after a reservation. */
+  reservations = 0;
   now = () => Date.now();
   async getUser(username: string) {
     const user = this.users.get(username);
     return user && { ...user };
   }
-  async recordFailure(username: string, attempts: number, lockSeconds: number) {
-    const user = this.users.get(username);
-    if (!user) return undefined;
-    user.failedLogins += 1;
-    if (user.failedLogins >= attempts) {
-      user.failedLogins = 0;
-      user.lockedUntil = new Date(this.now() + lockSeconds * 1000);
-    }
-    return { ...user };
+  // The same rule as the PostgreSQL store, which runs it under the row's lock.
+  async reserveLogin(username: string, source: string, rule: ThrottleRule) {
+    const key = `${username}\0${source}`;
+    const entry = this.throttle.get(key) ?? { failures: 0, next: 0 };
+    if (entry.next > this.now())
+      return { allowed: false as const, waitSeconds: Math.ceil((entry.next - this.now()) / 1000) };
+    entry.failures += 1;
+    entry.next = this.now() + throttleDelay(entry.failures, rule) * 1000;
+    this.throttle.set(key, entry);
+    this.reservations++;
+    return { allowed: true as const };
   }
-  async recordSuccess(username: string) {
-    const user = this.users.get(username);
-    if (user) user.failedLogins = 0;
+  async clearLogins(username: string, source: string) {
+    this.throttle.delete(`${username}\0${source}`);
   }
   async getToken(id: string) {
     return this.tokens.get(id);
@@ -36,8 +48,6 @@ const adminUser = async (): Promise<UserRecord> => ({
   username: 'admin',
   passwordHash: await hashPassword('right'),
   role: 'sys_admin',
-  failedLogins: 0,
-  lockedUntil: null,
 });
 
 const basic = (user: string, password: string) => ({
@@ -97,25 +107,47 @@ describe('authentication', () => {
     );
   });
 
-  it('locks the account after 5 consecutive failures, even for the right password, until the period ends', async () => {
-    for (let i = 0; i < 4; i++) await rejection(auth.authenticate(basic('admin', 'wrong')));
-    expect((await rejection(auth.authenticate(basic('admin', 'wrong')))).message).toContain(
-      'now locked for 300 s',
+  it('makes an address wait 1, 2, 4 ... s after 5 failures in a row, never the right password from elsewhere', async () => {
+    const attacker = '203.0.113.9';
+    for (let i = 0; i < 5; i++) await rejection(auth.authenticate(basic('admin', 'wrong'), attacker));
+    const waiting = await rejection(auth.authenticate(basic('admin', 'right'), attacker));
+    expect(waiting.status).toBe(429);
+    expect(waiting.message).toContain('try again in 1 s');
+    // The admin, from its own address, gets in at once.
+    expect((await auth.authenticate(basic('admin', 'right'), '198.51.100.7')).username).toBe('admin');
+    clock += 1_000;
+    await rejection(auth.authenticate(basic('admin', 'wrong'), attacker));
+    expect((await rejection(auth.authenticate(basic('admin', 'wrong'), attacker))).message).toContain(
+      'try again in 2 s',
     );
-    clock += 1_500; // past the user cache
-    expect((await rejection(auth.authenticate(basic('admin', 'right')))).message).toMatch(
-      /locked .* try again in 299 s/,
-    );
-    clock += 300_000;
-    expect((await auth.authenticate(basic('admin', 'right'))).username).toBe('admin');
+    clock += 2_000;
+    await rejection(auth.authenticate(basic('admin', 'wrong'), attacker));
+    expect((await rejection(auth.authenticate(basic('admin', 'x'), attacker))).message).toContain('in 4 s');
   });
 
-  it('resets the failure count after a success', async () => {
-    for (let i = 0; i < 4; i++) await rejection(auth.authenticate(basic('admin', 'wrong')));
-    await auth.authenticate(basic('admin', 'right'));
-    expect(store.users.get('admin')?.failedLogins).toBe(0);
-    await rejection(auth.authenticate(basic('admin', 'wrong')));
-    expect(store.users.get('admin')?.lockedUntil).toBeNull();
+  it('caps the wait at the configured seconds, and starts over after a right password', async () => {
+    const rule = { attempts: 5, seconds: 300 };
+    expect([4, 5, 6, 7, 13, 14, 40].map((n) => throttleDelay(n, rule))).toEqual([0, 1, 2, 4, 256, 300, 300]);
+    const source = '192.0.2.1';
+    for (let i = 0; i < 4; i++) await rejection(auth.authenticate(basic('admin', 'wrong'), source));
+    await auth.authenticate(basic('admin', 'right'), source);
+    expect(store.throttle.size).toBe(0);
+  });
+
+  it('checks no more passwords than the rule allows when guesses arrive in parallel', async () => {
+    const source = '203.0.113.10';
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => rejection(auth.authenticate(basic('admin', 'wrong'), source))),
+    );
+    expect(store.reservations).toBe(5);
+    expect(answers.filter((answer) => answer.status === 429)).toHaveLength(35);
+  });
+
+  it('counts and answers unknown users as it does wrong passwords', async () => {
+    const unknown = await rejection(auth.authenticate(basic('nobody', 'x'), '192.0.2.2'));
+    const wrong = await rejection(auth.authenticate(basic('admin', 'x'), '192.0.2.2'));
+    expect(unknown.message).toBe(wrong.message);
+    expect([...store.throttle.keys()].filter((key) => key.startsWith('nobody'))).toHaveLength(1);
   });
 
   it('accepts a valid token and refuses malformed, unknown, wrong and expired ones', async () => {

@@ -1,17 +1,42 @@
 /**
- * Who is calling: `Authorization: Basic` (scrypt-hashed passwords, lock-out after repeated failures)
- * or `Authentication-Token: ctok-<id>-<secret>` (only a hash of the secret is stored).
+ * Who is calling: `Authorization: Basic` (scrypt-hashed passwords) or `Authentication-Token:
+ * ctok-<id>-<secret>` (only a hash of the secret is stored).
+ *
+ * Failed logins cost the one who fails them: counted per user *and source address*, in storage
+ * (so every manager counts together), each attempt counted before its password is checked (so 40
+ * parallel guesses are not 40 checks). After `attempts` failures in a row from one address, that
+ * address waits 1 s, then 2, 4, ... up to `seconds` between tries for that user. The right password
+ * from any other address is never refused: nobody can lock the admin out by failing on purpose.
+ * Unknown users cost a password check too, so they answer in the same time as a wrong password.
  */
 import { ApiError, unauthorized } from './errors.ts';
-import { sameDigest, sha256Hex, verifyPassword } from './passwords.ts';
+import { hashPassword, sameDigest, sha256Hex, verifyPassword } from './passwords.ts';
 
 export interface UserRecord {
   username: string;
   passwordHash: string;
   role: string;
-  failedLogins: number;
-  lockedUntil: Date | null;
 }
+
+export interface ThrottleRule {
+  /** Failures in a row before the waits start. */
+  attempts: number;
+  /** The longest wait, in seconds. */
+  seconds: number;
+}
+
+/** The wait after the nth failure in a row: none before `attempts`, then 1, 2, 4 ... `seconds`. */
+export function throttleDelay(failures: number, rule: ThrottleRule): number {
+  if (failures < rule.attempts) return 0;
+  return Math.min(2 ** Math.min(failures - rule.attempts, 30), rule.seconds);
+}
+
+export const tooManyLogins = (username: string, seconds: number) =>
+  new ApiError(
+    429,
+    'too_many_login_attempts_error',
+    `Authentication failed: too many failed logins for ${username} from this address; try again in ${seconds} s`,
+  );
 
 export interface TokenRecord {
   id: string;
@@ -23,9 +48,17 @@ export interface TokenRecord {
 /** What authentication needs from storage; the manager's is PostgreSQL. */
 export interface AuthStore {
   getUser(username: string): Promise<UserRecord | undefined>;
-  /** Counts a failed login; locks the account for lockSeconds when it reaches attempts. */
-  recordFailure(username: string, attempts: number, lockSeconds: number): Promise<UserRecord | undefined>;
-  recordSuccess(username: string): Promise<void>;
+  /**
+   * Atomically: refuses when this user and source must still wait; otherwise counts this attempt as
+   * a failure (and sets the wait the next one will need).
+   */
+  reserveLogin(
+    username: string,
+    source: string,
+    rule: ThrottleRule,
+  ): Promise<{ allowed: true } | { allowed: false; waitSeconds: number }>;
+  /** The attempt was right: its user and source start over. */
+  clearLogins(username: string, source: string): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
   touchToken(id: string): Promise<void>;
 }
@@ -35,12 +68,14 @@ export interface Principal {
   role: string;
   via: 'password' | 'token';
   tokenId?: string;
+  /** For a token: when it expires (a token cannot make tokens that outlive it). */
+  tokenExpires?: Date | null;
 }
 
 export const TOKEN_PATTERN = /^ctok-([A-Za-z0-9]{10})-([A-Za-z0-9]{40})$/;
 
 export interface AuthOptions {
-  lockout: { attempts: number; seconds: number };
+  lockout: ThrottleRule;
   now?: () => number;
 }
 
@@ -92,11 +127,18 @@ export class Authenticator {
     return user;
   }
 
-  async authenticate(headers: Record<string, string | string[] | undefined>): Promise<Principal> {
+  /** A hash no password matches, checked for unknown users so that they cost what a known one does. */
+  private dummyHash: Promise<string> | undefined;
+
+  /** `source`: the caller's address, by which failed logins are counted. */
+  async authenticate(
+    headers: Record<string, string | string[] | undefined>,
+    source = 'unknown',
+  ): Promise<Principal> {
     const token = header(headers, 'authentication-token');
     if (token !== undefined) return this.byToken(token);
     const authorization = header(headers, 'authorization');
-    if (authorization !== undefined) return this.byPassword(authorization);
+    if (authorization !== undefined) return this.byPassword(authorization, source);
     throw unauthorized('No authentication info provided: send Authorization: Basic or Authentication-Token');
   }
 
@@ -119,10 +161,16 @@ export class Authenticator {
       this.touched.set(id, this.now());
       await this.store.touchToken(id);
     }
-    return { username: user.username, role: user.role, via: 'token', tokenId: id };
+    return {
+      username: user.username,
+      role: user.role,
+      via: 'token',
+      tokenId: id,
+      tokenExpires: token.expirationDate,
+    };
   }
 
-  private async byPassword(value: string): Promise<Principal> {
+  private async byPassword(value: string, source: string): Promise<Principal> {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
     const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
@@ -132,37 +180,25 @@ export class Authenticator {
     const username = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     const user = await this.user(username);
-    if (!user) throw unauthorized('Authentication failed: wrong username or password');
-    if (user.lockedUntil && user.lockedUntil.getTime() > this.now()) {
-      const seconds = Math.ceil((user.lockedUntil.getTime() - this.now()) / 1000);
-      throw unauthorized(
-        `Authentication failed: user ${username} is locked after repeated failed logins; try again in ${seconds} s`,
-      );
+    // A (user, password, stored hash) verified moments ago needs neither a check nor a count.
+    const key = user && sha256Hex(`${username}\0${password}\0${user.passwordHash}`);
+    const known = key === undefined ? undefined : this.verified.get(key);
+    if (key !== undefined && known !== undefined && this.now() - known <= VERIFIED_TTL_MS) {
+      return { username: user!.username, role: user!.role, via: 'password' };
     }
-    const key = sha256Hex(`${username}\0${password}\0${user.passwordHash}`);
-    const known = this.verified.get(key);
-    if (known === undefined || this.now() - known > VERIFIED_TTL_MS) {
-      if (!(await verifyPassword(password, user.passwordHash))) {
-        this.users.delete(username);
-        const after = await this.store.recordFailure(
-          username,
-          this.options.lockout.attempts,
-          this.options.lockout.seconds,
-        );
-        if (after?.lockedUntil && after.lockedUntil.getTime() > this.now()) {
-          throw unauthorized(
-            `Authentication failed: wrong username or password; user ${username} is now locked for ${this.options.lockout.seconds} s`,
-          );
-        }
-        throw unauthorized('Authentication failed: wrong username or password');
-      }
-      this.verified.set(key, this.now());
-      if (this.verified.size > 10_000) this.verified.clear();
-    }
-    if (user.failedLogins > 0) {
-      this.users.delete(username);
-      await this.store.recordSuccess(username);
-    }
+    const slot = await this.store.reserveLogin(username, source, this.options.lockout).catch((error) => {
+      // With the database away, a user seen before may still log in (status must answer during an
+      // outage), uncounted until the database is back.
+      if (user && error instanceof ApiError && error.status === 503) return { allowed: true as const };
+      throw error;
+    });
+    if (!slot.allowed) throw tooManyLogins(username, slot.waitSeconds);
+    this.dummyHash ??= hashPassword(sha256Hex(String(Math.random())));
+    const right = await verifyPassword(password, user?.passwordHash ?? (await this.dummyHash));
+    if (!user || !right) throw unauthorized('Authentication failed: wrong username or password');
+    await this.store.clearLogins(username, source).catch(() => {});
+    this.verified.set(key!, this.now());
+    if (this.verified.size > 10_000) this.verified.clear();
     return { username: user.username, role: user.role, via: 'password' };
   }
 }

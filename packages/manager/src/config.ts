@@ -43,7 +43,12 @@ export interface ManagerConfig {
     queueType: QueueType;
   };
   admin: { username: string; password: string | undefined };
+  /** Failed logins in a row (per user and address) before waits start, and the longest wait. */
   lockout: { attempts: number; seconds: number };
+  /** Trust the X-Forwarded-For hop a load balancer adds (only behind one that drops clients' own). */
+  trustProxy: boolean;
+  /** Lifetime of a token created without an expiration_date, in seconds. */
+  tokenSeconds: number;
   /** staleSeconds: a manager silent longer is Fail; forgetSeconds: then dropped from the list. */
   heartbeat: { intervalSeconds: number; staleSeconds: number; forgetSeconds: number };
   maxUploadBytes: number;
@@ -226,6 +231,8 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       attempts: r.int('COSMO_LOCKOUT_ATTEMPTS', 5, 1, 1000),
       seconds: r.int('COSMO_LOCKOUT_SECONDS', 300, 1, 86_400),
     },
+    trustProxy: r.bool('COSMO_TRUST_PROXY'),
+    tokenSeconds: r.int('COSMO_TOKEN_SECONDS', 36_000, 60, 365 * 86_400),
     heartbeat: {
       intervalSeconds: r.int('COSMO_HEARTBEAT_SECONDS', 2, 1, 60),
       staleSeconds: r.int('COSMO_HEARTBEAT_STALE_SECONDS', 15, 2, 600),

@@ -318,8 +318,16 @@ export class HealthMonitor {
         version: await memberVersion(member),
       })),
     );
+    // Synchronous replication is what makes a failover lose nothing: a leader with running
+    // standbys but none synchronous (yet, or any more) is not healthy.
+    const unsynced =
+      members.length > 1 &&
+      members.some((member) => member.role !== 'leader' && ['running', 'streaming'].includes(member.state)) &&
+      !members.some((member) => member.role === 'sync_standby');
     for (const { member, ip, version } of details) {
       const failures = ['running', 'streaming'].includes(member.state) ? [] : [`state ${member.state}`];
+      if (unsynced && member.role === 'leader')
+        failures.push('no synchronous standby: commits are not replicated');
       nodes[member.name] = this.node(
         ip,
         failures,

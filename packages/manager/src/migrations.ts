@@ -108,6 +108,15 @@ export const MIGRATIONS: readonly string[] = [
      last_seen timestamptz NOT NULL,
      health jsonb NOT NULL DEFAULT '{}'
    );`,
+  // 2: failed logins counted per user and source address (replaces the per-user lock).
+  `CREATE TABLE login_throttle (
+     username text NOT NULL,
+     source text NOT NULL,
+     failures integer NOT NULL DEFAULT 0,
+     next_allowed_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (username, source)
+   );
+   ALTER TABLE users DROP COLUMN failed_logins, DROP COLUMN locked_until;`,
 ];
 
 export async function migrate(db: Database, log: Logger): Promise<number> {

@@ -64,6 +64,9 @@ function constraintError(error: { code?: string; detail?: string }): ApiError | 
 export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
+    // Behind the load balancer the caller's address is the last X-Forwarded-For hop it added (it
+    // drops any a client sent); failed logins are counted by that address.
+    trustProxy: ctx.config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     bodyLimit: ctx.config.maxUploadBytes,
     // Ids longer than any valid one still reach the route, whose check answers 400 in the API's format.
     routerOptions: { maxParamLength: 4096 },
@@ -96,7 +99,7 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
   const knownTenant = tenantCache(ctx);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if ((request.routeOptions.config as { public?: boolean } | undefined)?.public) return;
-    const principal = await ctx.auth.authenticate(request.headers);
+    const principal = await ctx.auth.authenticate(request.headers, request.ip);
     const header = request.headers.tenant;
     const tenant = (Array.isArray(header) ? header[0] : header)?.trim() || DEFAULT_TENANT;
     if (!(await knownTenant(tenant)))

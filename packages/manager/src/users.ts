@@ -1,23 +1,19 @@
 /** Users and tokens in PostgreSQL: the AuthStore the authenticator reads, and the admin's creation. */
-import type { AuthStore, TokenRecord, UserRecord } from './auth.ts';
+import { type AuthStore, type TokenRecord, throttleDelay, type UserRecord } from './auth.ts';
 import type { Database } from './db.ts';
 import type { Logger } from './log.ts';
-import { hashPassword } from './passwords.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 
 interface UserRow {
   username: string;
   password_hash: string;
   role: string;
-  failed_logins: number;
-  locked_until: Date | null;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
   username: row.username,
   passwordHash: row.password_hash,
   role: row.role,
-  failedLogins: row.failed_logins,
-  lockedUntil: row.locked_until,
 });
 
 export function pgAuthStore(db: Database): AuthStore {
@@ -26,21 +22,33 @@ export function pgAuthStore(db: Database): AuthStore {
       const { rows } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
       return rows[0] && toUser(rows[0]);
     },
-    async recordFailure(username, attempts, lockSeconds) {
-      // One statement, so concurrent failures on several managers count exactly.
-      const { rows } = await db.query<UserRow>(
-        `UPDATE users SET
-           failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-           locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(secs => $3) ELSE locked_until END
-         WHERE username = $1 RETURNING *`,
-        [username, attempts, lockSeconds],
-      );
-      return rows[0] && toUser(rows[0]);
+    async reserveLogin(username, source, rule) {
+      // Under the row's lock, so that parallel attempts (on any manager) are counted one by one: an
+      // attempt is counted as failed before its password is checked, and cleared when it was right.
+      return db.transaction(async (client) => {
+        await client.query(
+          'INSERT INTO login_throttle (username, source) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+          [username, source],
+        );
+        const { rows } = await client.query<{ failures: number; wait: number }>(
+          `SELECT failures, extract(epoch FROM next_allowed_at - now())::float AS wait
+             FROM login_throttle WHERE username = $1 AND source = $2 FOR UPDATE`,
+          [username, source],
+        );
+        const wait = rows[0]?.wait ?? 0;
+        if (wait > 0) return { allowed: false, waitSeconds: Math.ceil(wait) };
+        await client.query(
+          `UPDATE login_throttle SET failures = failures + 1,
+             next_allowed_at = now() + make_interval(secs => $3)
+           WHERE username = $1 AND source = $2`,
+          [username, source, throttleDelay((rows[0]?.failures ?? 0) + 1, rule)],
+        );
+        return { allowed: true };
+      });
     },
-    async recordSuccess(username) {
-      await db.query('UPDATE users SET failed_logins = 0, last_login_at = now() WHERE username = $1', [
-        username,
-      ]);
+    async clearLogins(username, source) {
+      await db.query('DELETE FROM login_throttle WHERE username = $1 AND source = $2', [username, source]);
+      await db.query('UPDATE users SET last_login_at = now() WHERE username = $1', [username]);
     },
     async getToken(id) {
       const { rows } = await db.query<{
@@ -66,15 +74,30 @@ export function pgAuthStore(db: Database): AuthStore {
   };
 }
 
-/** Creates the admin at first start; later starts leave the stored password alone. */
+/**
+ * Creates the admin at first start. On later starts the password file wins: when it no longer
+ * matches the stored hash, the stored password is replaced (rotation is "change the file, restart").
+ */
 export async function ensureAdmin(
   db: Database,
   username: string,
   password: string | undefined,
   log: Logger,
 ): Promise<void> {
-  const { rows } = await db.query('SELECT 1 FROM users WHERE username = $1', [username]);
-  if (rows.length > 0) return;
+  const { rows } = await db.query<{ password_hash: string }>(
+    'SELECT password_hash FROM users WHERE username = $1',
+    [username],
+  );
+  if (rows[0]) {
+    if (password && !(await verifyPassword(password, rows[0].password_hash))) {
+      await db.query('UPDATE users SET password_hash = $2 WHERE username = $1', [
+        username,
+        await hashPassword(password),
+      ]);
+      log.info(`user '${username}': password replaced by the one in COSMO_ADMIN_PASSWORD_FILE`);
+    }
+    return;
+  }
   if (!password) {
     throw new Error(`no user '${username}' exists yet: give its password with COSMO_ADMIN_PASSWORD_FILE`);
   }

@@ -135,6 +135,8 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
       COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
       COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
       COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
+      // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds.
+      COSMO_TRUST_PROXY: 'true',
     },
     secrets: secrets(['db', 'mq', 'admin']),
     volumes: [],

@@ -44,9 +44,21 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
     const principal = principalOf(request);
     // A token needs no parameters: an empty body is an empty object.
     const data = parseBody(createSchema, request.body ?? {});
-    const expiration = data.expiration_date ? new Date(data.expiration_date) : null;
-    if (expiration && expiration.getTime() <= Date.now()) {
+    // Every token expires: at the given date, or after COSMO_TOKEN_SECONDS (10 h by default).
+    const expiration = data.expiration_date
+      ? new Date(data.expiration_date)
+      : new Date(Date.now() + ctx.config.tokenSeconds * 1000);
+    if (expiration.getTime() <= Date.now()) {
       throw badParameters(`expiration_date ${data.expiration_date} is in the past`);
+    }
+    // A token cannot extend itself: one made with a token expires no later than that token.
+    if (principal.via === 'token' && principal.tokenExpires && expiration > principal.tokenExpires) {
+      if (data.expiration_date) {
+        throw badParameters(
+          `expiration_date ${data.expiration_date} is after the expiry of the token making it (${principal.tokenExpires.toISOString()})`,
+        );
+      }
+      expiration.setTime(principal.tokenExpires.getTime());
     }
     const id = randomAlphanumeric(10);
     const secret = randomAlphanumeric(40);

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import type { Database } from './db.ts';
+import type { Logger } from './log.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { ensureAdmin } from './users.ts';
+
+/** The users table as ensureAdmin uses it: one row per user, its password hash. */
+function usersTable(rows: Map<string, string>): Database {
+  return {
+    async query(text: string, values: unknown[] = []) {
+      const [username, hash] = values as [string, string];
+      if (text.startsWith('SELECT')) {
+        const found = rows.get(username);
+        return { rows: found ? [{ password_hash: found }] : [] };
+      }
+      rows.set(username, hash);
+      return { rows: [] };
+    },
+  } as unknown as Database;
+}
+
+const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} } as unknown as Logger;
+
+describe('the admin user', () => {
+  it('is created from the password file at first start', async () => {
+    const rows = new Map<string, string>();
+    await ensureAdmin(usersTable(rows), 'admin', 'first', quiet);
+    expect(await verifyPassword('first', rows.get('admin')!)).toBe(true);
+  });
+
+  it('takes a new password from the file at the next start (rotation), and keeps one that matches', async () => {
+    const rows = new Map([['admin', await hashPassword('old')]]);
+    await ensureAdmin(usersTable(rows), 'admin', 'new', quiet);
+    expect(await verifyPassword('new', rows.get('admin')!)).toBe(true);
+    expect(await verifyPassword('old', rows.get('admin')!)).toBe(false);
+    const kept = rows.get('admin');
+    await ensureAdmin(usersTable(rows), 'admin', 'new', quiet);
+    expect(rows.get('admin')).toBe(kept);
+  });
+});
