@@ -319,6 +319,12 @@ describe('compose/aio/compose.yaml', () => {
       expect(state.Config.Image).toBe('cosmo/aio:0.1.0');
       const ok = await fetch('http://127.0.0.1:18088/api/v3.1/ok');
       expect(await ok.text()).toBe('OK');
+      // The copies of secrets made for each service's user are in memory, never in the writable layer.
+      const mounts = (await container.exec(['cat', '/proc/mounts'])).output;
+      for (const dir of ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root']) {
+        expect(mounts).toMatch(new RegExp(`^tmpfs ${dir} tmpfs`, 'm'));
+      }
+      expect(state.HostConfig.Memory).toBe(2 * 1024 ** 3);
     } finally {
       await environment.down({ removeVolumes: true });
       await rm(dir, { recursive: true, force: true });

@@ -46,6 +46,18 @@ default_permissions.write = .*
 CONF
 unset password
 
+# RABBITMQ_MEMORY_HIGH_WATERMARK (e.g. 400MB): flow control at an absolute size, for a container
+# with a memory limit; otherwise 40 % of the memory RabbitMQ sees.
+if [ -n "${RABBITMQ_MEMORY_HIGH_WATERMARK:-}" ]; then
+  if [[ ! $RABBITMQ_MEMORY_HIGH_WATERMARK =~ ^[0-9]+(MB|GB)$ ]]; then
+    log "RABBITMQ_MEMORY_HIGH_WATERMARK=$RABBITMQ_MEMORY_HIGH_WATERMARK is not a size such as 400MB or 1GB"
+    exit 2
+  fi
+  echo "vm_memory_high_watermark.absolute = $RABBITMQ_MEMORY_HIGH_WATERMARK" | write_conf 40-memory.conf
+else
+  echo "vm_memory_high_watermark.relative = 0.4" | write_conf 40-memory.conf
+fi
+
 # A cluster: RABBITMQ_CLUSTER_PEERS lists every member's host name (this node's too); each node is
 # rabbit@<host name>, so the container's host name must be its name on the network.
 if [ -n "${RABBITMQ_CLUSTER_PEERS:-}" ]; then

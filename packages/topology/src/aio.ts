@@ -26,16 +26,20 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         imageName: 'aio',
         image: imageRef(config, 'aio', version),
         localImage: config.images.registry === '',
-        environment: files
-          ? {
-              COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
-              COSMO_DB_PASSWORD_FILE: secretPath('db'),
-              COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
-            }
-          : {},
+        environment: {
+          RABBITMQ_MEMORY_HIGH_WATERMARK: '512MB',
+          ...(files
+            ? {
+                COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
+                COSMO_DB_PASSWORD_FILE: secretPath('db'),
+                COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
+              }
+            : {}),
+        },
         secrets: files ? AIO_SECRETS.map((key) => secretMount(config, key)) : [],
         volumes: [{ volume, target: '/var/lib/cosmo' }],
-        tmpfs: [],
+        // The private copies of secrets the entrypoint makes for each service's user stay in memory.
+        tmpfs: ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root'],
         ports: [{ host: aio.bind, published: aio.port, target: 8080 }],
         healthcheck: {
           test: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
@@ -49,7 +53,8 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         restart: 'unless-stopped',
         resources: {
           ...(aio.resources.cpus ? { cpus: aio.resources.cpus } : {}),
-          ...(aio.resources.memory ? { memory: aio.resources.memory } : {}),
+          // PostgreSQL (128 MB shared buffers), RabbitMQ (flow control at 512 MB) and the manager fit.
+          memory: aio.resources.memory ?? '2g',
         },
         labels: { 'io.cosmo.mode': 'aio', 'io.cosmo.project': config.name, 'io.cosmo.role': 'aio' },
       },

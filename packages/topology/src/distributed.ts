@@ -82,7 +82,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     // Patroni stops PostgreSQL (a fast shutdown) and hands the leader key over, then etcd stops.
     stopGracePeriodSeconds: 40,
     restart: 'unless-stopped',
-    resources: {},
+    resources: { memory: '1g' },
     nodeLabel: `io.cosmo.${node}`,
     labels: labels('db'),
   }));
@@ -98,6 +98,8 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
       RABBITMQ_CLUSTER_PEERS: queueNodes.join(','),
       RABBITMQ_PASSWORD_FILE: secretPath('mq'),
       RABBITMQ_ERLANG_COOKIE_FILE: secretPath('mqCookie'),
+      // Flow control well below the container's memory limit (RabbitMQ would size it from the host's).
+      RABBITMQ_MEMORY_HIGH_WATERMARK: '400MB',
     },
     secrets: secrets(['mq', 'mqCookie']),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/rabbitmq' }],
@@ -114,7 +116,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     },
     stopGracePeriodSeconds: 40,
     restart: 'unless-stopped',
-    resources: {},
+    resources: { memory: '1g' },
     nodeLabel: `io.cosmo.${node}`,
     labels: labels('queue'),
   }));
@@ -151,7 +153,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     },
     stopGracePeriodSeconds: DRAIN_SECONDS + 15,
     restart: 'unless-stopped',
-    resources: {},
+    resources: { memory: '512m' },
     nodeLabel: 'io.cosmo.manager',
     labels: labels('manager'),
   };
@@ -176,7 +178,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     },
     stopGracePeriodSeconds: 10,
     restart: 'unless-stopped',
-    resources: {},
+    resources: { memory: '256m' },
     nodeLabel: 'io.cosmo.lb',
     labels: labels('lb'),
   };
