@@ -284,7 +284,7 @@ describe('compose/distributed files as checked in', () => {
   });
 });
 
-describe('the distributed Swarm stack on a one-node Swarm', () => {
+describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', () => {
   const stack = 'cosmo-itest-swarm';
   let dir: string;
   let joined = false;
@@ -378,5 +378,46 @@ describe('the distributed Swarm stack on a one-node Swarm', () => {
       );
     }
     expect((await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []).toEqual([]);
+  });
+
+  it('runs the All-in-One stack, which answers on its host-mode port', async () => {
+    const aioStack = 'cosmo-itest-aio-swarm';
+    const aioDir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-aio-swarm-'));
+    try {
+      expect((await cosmo(['init'], { cwd: aioDir })).code).toBe(0);
+      const config = await readFile(path.join(aioDir, 'cosmo.yaml'), 'utf8');
+      await writeFile(path.join(aioDir, 'cosmo.yaml'), config.replace('port: 8080', 'port: 18092'));
+      expect((await cosmo(['generate', '--target', 'swarm', '-o', '.'], { cwd: aioDir })).code).toBe(0);
+      await run('docker', ['stack', 'deploy', '-c', 'stack.yaml', aioStack], { cwd: aioDir });
+      const ok = await eventually(
+        'the All-in-One stack to answer /ok',
+        async () => {
+          const answer = await fetch('http://127.0.0.1:18092/api/v3.1/ok').catch(() => undefined);
+          return answer?.status === 200 ? answer.text() : undefined;
+        },
+        180_000,
+        1_000,
+      );
+      expect(ok).toBe('OK');
+    } finally {
+      await run('docker', ['stack', 'rm', aioStack]).catch(() => {});
+      const label = `com.docker.stack.namespace=${aioStack}`;
+      await eventually(
+        'the All-in-One stack to be gone',
+        async () =>
+          (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0
+            ? true
+            : undefined,
+        120_000,
+        1_000,
+      ).catch(() => {});
+      for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
+        await docker
+          .getVolume(volume.Name)
+          .remove()
+          .catch(() => {});
+      }
+      await rm(aioDir, { recursive: true, force: true });
+    }
   });
 });
