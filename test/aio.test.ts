@@ -107,6 +107,29 @@ describe('the cosmo/aio image', () => {
     expect(listening.filter((socket) => !socket.loopback).map((socket) => socket.port)).toEqual([8080]);
   });
 
+  it("keeps RabbitMQ's configuration where the rabbitmq user cannot plant a link for root to follow", async () => {
+    const stat = await container!.exec(['stat', '-c', '%U:%G %a', '/etc/rabbitmq/conf.d']);
+    expect(stat.output.trim()).toBe('root:rabbitmq 750');
+    const plant = await container!.exec([
+      'setpriv',
+      '--reuid=rabbitmq',
+      '--regid=rabbitmq',
+      '--init-groups',
+      'ln',
+      '-sf',
+      '/etc/shadow',
+      '/etc/rabbitmq/conf.d/50-credentials.conf',
+    ]);
+    expect(plant.exitCode).not.toBe(0);
+    const credentials = await container!.exec([
+      'stat',
+      '-c',
+      '%U:%G %a %F',
+      '/etc/rabbitmq/conf.d/50-credentials.conf',
+    ]);
+    expect(credentials.output.trim()).toBe('root:rabbitmq 640 regular file');
+  });
+
   it('reaches cluster-status OK with manager, db and broker', async () => {
     await clusterOk(api);
     const { body } = await api.get(`${API}/cluster-status`);
