@@ -137,10 +137,19 @@ describe('authentication', () => {
   it('checks no more passwords than the rule allows when guesses arrive in parallel', async () => {
     const source = '203.0.113.10';
     const answers = await Promise.all(
-      Array.from({ length: 40 }, () => rejection(auth.authenticate(basic('admin', 'wrong'), source))),
+      Array.from({ length: 40 }, (_, i) => rejection(auth.authenticate(basic('admin', `guess${i}`), source))),
     );
     expect(store.reservations).toBe(5);
     expect(answers.filter((answer) => answer.status === 429)).toHaveLength(35);
+  });
+
+  it('counts a burst of the same right password as one attempt (a manager that just started)', async () => {
+    const source = '192.0.2.3';
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => auth.authenticate(basic('admin', 'right'), source)),
+    );
+    expect(answers.every((answer) => answer.username === 'admin')).toBe(true);
+    expect(store.reservations).toBe(1);
   });
 
   it('counts and answers unknown users as it does wrong passwords', async () => {

@@ -170,6 +170,13 @@ export class Authenticator {
     };
   }
 
+  /**
+   * Checks under way, by (user, password, address): requests that arrive together with the same
+   * credentials (a client's parallel calls to a manager that just started) share one check and
+   * count as one attempt, so a burst of right passwords cannot trip the waits.
+   */
+  private readonly checking = new Map<string, Promise<Principal>>();
+
   private async byPassword(value: string, source: string): Promise<Principal> {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
     const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
@@ -186,6 +193,23 @@ export class Authenticator {
     if (key !== undefined && known !== undefined && this.now() - known <= VERIFIED_TTL_MS) {
       return { username: user!.username, role: user!.role, via: 'password' };
     }
+    const pending = sha256Hex(`${username}\0${password}\0${source}`);
+    const running = this.checking.get(pending);
+    if (running) return running;
+    const check = this.check(username, password, source, user, key).finally(() =>
+      this.checking.delete(pending),
+    );
+    this.checking.set(pending, check);
+    return check;
+  }
+
+  private async check(
+    username: string,
+    password: string,
+    source: string,
+    user: UserRecord | undefined,
+    key: string | undefined,
+  ): Promise<Principal> {
     const slot = await this.store.reserveLogin(username, source, this.options.lockout).catch((error) => {
       // With the database away, a user seen before may still log in (status must answer during an
       // outage), uncounted until the database is back.
