@@ -65,7 +65,8 @@ export class Database {
       max: 10,
       connectionTimeoutMillis: 3_000,
       idleTimeoutMillis: 30_000,
-      query_timeout: 15_000,
+      // A primary that died mid-query never answers: 5 s, then the request fails and Patroni is asked.
+      query_timeout: 5_000,
       application_name: 'cosmo-manager',
     });
     // An idle client losing its server emits here; without a listener the process would exit.
@@ -145,8 +146,35 @@ export class Database {
 
   private translate(error: unknown): unknown {
     if (!isConnectionError(error)) return error;
-    if (this.config.patroniUrls.length > 0) void this.rediscover().catch(() => {});
+    if (this.config.patroniUrls.length > 0) void this.follow();
     return unavailable(`the database is unavailable: ${(error as Error).message}`);
+  }
+
+  private following = false;
+
+  /**
+   * After a lost connection, asks Patroni every 500 ms until a primary answers (for up to 2 minutes),
+   * so the pool moves as soon as a standby is promoted, not when the next request happens to fail.
+   */
+  private async follow(): Promise<void> {
+    if (this.following) return;
+    this.following = true;
+    try {
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+        const before = this.host;
+        try {
+          await this.rediscover();
+          if (this.host !== before) return;
+          // The same primary: done once it answers again.
+          await this.pool?.query('SELECT 1');
+          return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    } finally {
+      this.following = false;
+    }
   }
 
   async end(): Promise<void> {
