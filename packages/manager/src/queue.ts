@@ -139,6 +139,11 @@ export class Queue {
     this.changed();
   }
 
+  /** None at first, then 0.5 s doubling with each refusal in a row, up to 30 s. */
+  private attachDelay(): number {
+    return this.consumeFailures === 0 ? 0 : Math.min(500 * 2 ** (this.consumeFailures - 1), 30_000);
+  }
+
   /** Attaches the consumers now, or after a delay that grows with each refusal (up to 30 s). */
   private scheduleAttach(connection: amqp.ChannelModel): void {
     if (this.consumers.length === 0) return;
@@ -146,7 +151,6 @@ export class Queue {
       if (this.attachTimer.connection === connection) return;
       clearTimeout(this.attachTimer.timer); // scheduled for a connection that is gone
     }
-    const delay = this.consumeFailures === 0 ? 0 : Math.min(500 * 2 ** (this.consumeFailures - 1), 30_000);
     const timer = setTimeout(() => {
       this.attachTimer = undefined;
       if (this.connection !== connection || this.closing) return;
@@ -161,13 +165,13 @@ export class Queue {
           this.consumeFailures++;
           this.consumerError = error.message;
           this.log.error(
-            `cannot consume from the broker (attempt ${this.consumeFailures}): ${error.message}; retrying in ${Math.min(500 * 2 ** (this.consumeFailures - 1), 30_000) / 1000} s`,
+            `cannot consume from the broker (attempt ${this.consumeFailures}): ${error.message}; retrying in ${this.attachDelay() / 1000} s`,
           );
           this.changed();
           if (this.connection === connection) this.scheduleAttach(connection);
         },
       );
-    }, delay);
+    }, this.attachDelay());
     timer.unref();
     this.attachTimer = { timer, connection };
   }
