@@ -43,7 +43,7 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
       published: p.published,
       protocol: 'tcp',
       ...(keys.hostIp && p.host !== '0.0.0.0' ? { host_ip: p.host } : {}),
-      ...(keys.deploy ? { mode: 'host' } : {}),
+      ...(keys.publishMode ? { mode: keys.publishMode } : {}),
     }));
   }
   out.healthcheck = {

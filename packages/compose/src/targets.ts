@@ -13,6 +13,8 @@ export interface TargetKeys {
   containerResources: boolean;
   /** Published ports bound to one host address (compose); Swarm publishes on every address. */
   hostIp: boolean;
+  /** The `mode` of a published port, where the target has one. */
+  publishMode?: 'host';
   /**
    * Replicated services: compose writes one service per instance (`manager1..N`, each answering to
    * the service's name through a network alias); Swarm writes one service with replicas.
@@ -44,6 +46,7 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     deploy: true,
     containerResources: false,
     hostIp: false,
+    publishMode: 'host',
     expandReplicas: false,
     instanceName: (name) => `${name}{{.Task.Slot}}`,
   },
