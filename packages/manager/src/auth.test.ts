@@ -152,6 +152,14 @@ describe('authentication', () => {
     expect(store.reservations).toBe(1);
   });
 
+  it('keeps no user it does not know in memory, however many names are tried', async () => {
+    for (let i = 0; i < 200; i++)
+      await rejection(auth.authenticate(basic(`random${i}`, 'x'), `198.51.100.${i % 250}`));
+    await auth.authenticate(basic('admin', 'right'), '192.0.2.9');
+    const cached = (auth as unknown as { users: Map<string, unknown> }).users;
+    expect([...cached.keys()]).toEqual(['admin']);
+  });
+
   it('counts and answers unknown users as it does wrong passwords', async () => {
     const unknown = await rejection(auth.authenticate(basic('nobody', 'x'), '192.0.2.2'));
     const wrong = await rejection(auth.authenticate(basic('admin', 'x'), '192.0.2.2'));
