@@ -153,7 +153,7 @@ describe('authentication', () => {
   });
 
   it('keeps no user it does not know in memory, however many names are tried', async () => {
-    for (let i = 0; i < 200; i++)
+    for (let i = 0; i < 20; i++)
       await rejection(auth.authenticate(basic(`random${i}`, 'x'), `198.51.100.${i % 250}`));
     await auth.authenticate(basic('admin', 'right'), '192.0.2.9');
     const cached = (auth as unknown as { users: Map<string, unknown> }).users;
