@@ -2,7 +2,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type BlueprintPlan, resolveInputs } from '../blueprint.ts';
-import { checkBounds } from '../bounds.ts';
 import type { AppContext } from '../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
@@ -35,7 +34,6 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
     );
     if (!blueprint.rows[0]) throw notFound(`blueprint '${body.blueprint_id}' not found`);
     const plan = blueprint.rows[0].plan;
-    checkBounds(body.inputs ?? {}, 'inputs', { maxDepth: 32, maxChars: 1024 * 1024 });
     const inputs = resolveInputs(plan, body.inputs ?? {});
     const created = await ctx.db.transaction(async (client) => {
       const { rows } = await client.query<DeploymentRow>(
