@@ -64,6 +64,8 @@ async function buildOne(docker: Docker, image: PlannedImage, options: BuildOptio
       rm: true,
       forcerm: true,
       pull: false,
+      // A cold build (the images benchmark) must not take its layers from the engine's cache.
+      nocache: options.noCache ?? false,
     } as Docker.ImageBuildOptions,
   );
   const progress = new BuildStream(image.spec.name, options.onProgress);
