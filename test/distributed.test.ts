@@ -284,6 +284,27 @@ describe('compose/distributed files as checked in', () => {
   });
 });
 
+/** Whatever a test reached: the stack removed, its containers gone, and its volumes deleted. */
+async function removeStack(stack: string): Promise<void> {
+  await run('docker', ['stack', 'rm', stack]).catch(() => {});
+  const label = `com.docker.stack.namespace=${stack}`;
+  await eventually(
+    `the containers of stack ${stack} to be gone`,
+    async () =>
+      (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0
+        ? true
+        : undefined,
+    120_000,
+    1_000,
+  ).catch(() => {});
+  for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
+    await docker
+      .getVolume(volume.Name)
+      .remove()
+      .catch(() => {});
+  }
+}
+
 describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', () => {
   const stack = 'cosmo-itest-swarm';
   let dir: string;
@@ -310,23 +331,7 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
 
   afterAll(async () => {
     // Whatever the test reached: no stack, no volumes of it, and the engine out of the Swarm it joined.
-    await run('docker', ['stack', 'rm', stack]).catch(() => {});
-    const label = `com.docker.stack.namespace=${stack}`;
-    await eventually(
-      'the stack containers to be gone',
-      async () =>
-        (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0
-          ? true
-          : undefined,
-      120_000,
-      1_000,
-    ).catch(() => {});
-    for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
-      await docker
-        .getVolume(volume.Name)
-        .remove()
-        .catch(() => {});
-    }
+    await removeStack(stack);
     if (joined) await docker.swarmLeave({ force: true }).catch(() => {});
     await rm(dir, { recursive: true, force: true });
   });
@@ -400,23 +405,7 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
       );
       expect(ok).toBe('OK');
     } finally {
-      await run('docker', ['stack', 'rm', aioStack]).catch(() => {});
-      const label = `com.docker.stack.namespace=${aioStack}`;
-      await eventually(
-        'the All-in-One stack to be gone',
-        async () =>
-          (await docker.listContainers({ all: true, filters: { label: [label] } })).length === 0
-            ? true
-            : undefined,
-        120_000,
-        1_000,
-      ).catch(() => {});
-      for (const volume of (await docker.listVolumes({ filters: { label: [label] } })).Volumes ?? []) {
-        await docker
-          .getVolume(volume.Name)
-          .remove()
-          .catch(() => {});
-      }
+      await removeStack(aioStack);
       await rm(aioDir, { recursive: true, force: true });
     }
   });

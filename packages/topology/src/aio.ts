@@ -2,6 +2,7 @@
 import type { CosmoConfig } from './config.ts';
 import {
   accessUrl,
+  healthcheck,
   imageRef,
   type Plan,
   SECRET_FILES,
@@ -41,13 +42,7 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         // The private copies of secrets the entrypoint makes for each service's user stay in memory.
         tmpfs: ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root'],
         ports: [{ host: aio.bind, published: aio.port, target: 8080 }],
-        healthcheck: {
-          test: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
-          intervalSeconds: 5,
-          timeoutSeconds: 3,
-          retries: 3,
-          startPeriodSeconds: 60,
-        },
+        healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-healthcheck'], 60),
         // supervisord stops the manager, RabbitMQ and PostgreSQL in turn (15 + 30 + 30 s at most).
         stopGracePeriodSeconds: 90,
         restart: 'unless-stopped',

@@ -8,6 +8,7 @@
 import type { CosmoConfig } from './config.ts';
 import {
   accessUrl,
+  healthcheck,
   INSTANCE,
   imageRef,
   type Plan,
@@ -72,13 +73,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     // Liveness, not readiness: etcd accepts connections. Swarm puts a task in its DNS only once the
     // task is healthy, and members must resolve each other to form etcd's quorum before Patroni (and
     // PostgreSQL) can be ready; readiness is what cluster-status reports.
-    healthcheck: {
-      test: tcpCheck(2379),
-      intervalSeconds: 5,
-      timeoutSeconds: 3,
-      retries: 3,
-      startPeriodSeconds: 60,
-    },
+    healthcheck: healthcheck(tcpCheck(2379), 60),
     // Patroni stops PostgreSQL (a fast shutdown) and hands the leader key over, then etcd stops.
     stopGracePeriodSeconds: 40,
     restart: 'unless-stopped',
@@ -107,13 +102,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     ports: [],
     // Liveness: the Erlang distribution port (25672) opens as the VM boots, before peer discovery;
     // the AMQP port only once the node has joined its cluster, which needs its peers in DNS first.
-    healthcheck: {
-      test: tcpCheck(25672),
-      intervalSeconds: 5,
-      timeoutSeconds: 3,
-      retries: 3,
-      startPeriodSeconds: 60,
-    },
+    healthcheck: healthcheck(tcpCheck(25672), 60),
     stopGracePeriodSeconds: 40,
     restart: 'unless-stopped',
     resources: { memory: '1g' },
@@ -144,13 +133,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     volumes: [],
     tmpfs: ['/run/cosmo'],
     ports: [],
-    healthcheck: {
-      test: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
-      intervalSeconds: 5,
-      timeoutSeconds: 3,
-      retries: 3,
-      startPeriodSeconds: 90,
-    },
+    healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-healthcheck'], 90),
     stopGracePeriodSeconds: DRAIN_SECONDS + 15,
     restart: 'unless-stopped',
     resources: { memory: '512m' },
@@ -169,13 +152,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     volumes: [],
     tmpfs: [],
     ports: [{ host: mode.bind, published: mode.port, target: 8080 }],
-    healthcheck: {
-      test: ['CMD', '/usr/local/bin/cosmo-lb-healthcheck'],
-      intervalSeconds: 5,
-      timeoutSeconds: 3,
-      retries: 3,
-      startPeriodSeconds: 90,
-    },
+    healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-lb-healthcheck'], 90),
     stopGracePeriodSeconds: 10,
     restart: 'unless-stopped',
     resources: { memory: '256m' },

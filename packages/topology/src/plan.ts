@@ -96,6 +96,11 @@ export function secretMount(config: CosmoConfig, key: SecretKey): { name: string
 
 export const secretPath = (key: SecretKey) => `/run/secrets/${SECRET_FILES[key]}`;
 
+/** A Docker health check probed every 5 s (3 s timeout, 3 failures), after a start period. */
+export function healthcheck(test: string[], startPeriodSeconds: number): ServicePlan['healthcheck'] {
+  return { test, intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds };
+}
+
 export function accessUrl(bind: string, port: number): string {
   return `http://${bind === '0.0.0.0' ? 'localhost' : bind}:${port}`;
 }
