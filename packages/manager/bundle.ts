@@ -7,8 +7,13 @@ import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 
-const NODE_MAJOR = 24;
 const here = import.meta.dirname;
+// The one Node rule: the major in the root package.json's engines (scripts/env.sh reads the same).
+const rootPackage = JSON.parse(await readFile(path.join(here, '../../package.json'), 'utf8')) as {
+  version: string;
+  engines: { node: string };
+};
+const NODE_MAJOR = Number(/\d+/.exec(rootPackage.engines.node)?.[0]);
 const out = path.resolve(process.argv[2] ?? path.join(here, '../../images/manager/build'));
 
 const major = Number(process.versions.node.split('.')[0]);
@@ -21,9 +26,7 @@ if (major !== NODE_MAJOR) {
 }
 
 await mkdir(out, { recursive: true });
-const { version } = JSON.parse(await readFile(path.join(here, '../../package.json'), 'utf8')) as {
-  version: string;
-};
+const { version } = rootPackage;
 await build({
   entryPoints: [path.join(here, 'src/bin.ts')],
   outfile: path.join(out, 'manager.mjs'),
