@@ -341,7 +341,7 @@ describe('compose/aio/compose.yaml', () => {
       expect(state.State.Health?.Status).toBe('healthy');
       expect(state.Config.Image).toBe('cosmo/aio:0.1.0');
       const ok = await fetch('http://127.0.0.1:18088/api/v3.1/ok');
-      expect(await ok.text()).toBe('OK');
+      expect(await ok.text()).toBe('"OK"');
       // The copies of secrets made for each service's user are in memory, never in the writable layer.
       const mounts = (await container.exec(['cat', '/proc/mounts'])).output;
       for (const dir of ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root']) {
@@ -378,12 +378,8 @@ describe('cosmo up, status, down', () => {
   });
 
   it('brings the platform up, reports it, and leaves no container, network or volume behind', async () => {
-    expect((await cosmo(['init'], { cwd: dir })).code).toBe(0);
-    const config = await readFile(path.join(dir, 'cosmo.yaml'), 'utf8');
-    await writeFile(
-      path.join(dir, 'cosmo.yaml'),
-      config.replace('name: cosmo', 'name: cosmo-itest-up').replace('port: 8080', 'port: 18089'),
-    );
+    const init = await cosmo(['init', '--name', 'cosmo-itest-up', '--port', '18089'], { cwd: dir });
+    expect(init.code).toBe(0);
 
     const up = await cosmo(['up'], { cwd: dir });
     expect(up.stderr).not.toContain('cosmo:');

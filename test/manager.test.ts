@@ -92,10 +92,12 @@ afterAll(async () => {
 });
 
 describe('without credentials', () => {
-  it('answers /ok with "OK" and nothing else without auth', async () => {
+  it('answers /ok with the JSON string "OK" and nothing else without auth, as Cloudify does', async () => {
     const ok = await anonymous.get(`${API}/ok`);
     expect(ok.status).toBe(200);
-    expect(ok.text).toBe('OK');
+    expect(ok.contentType).toMatch(/^application\/json/);
+    expect(ok.text).toBe('"OK"');
+    expect(JSON.parse(ok.text)).toBe('OK');
   });
 
   it.each([
@@ -666,7 +668,7 @@ describe('bad input', () => {
   });
 
   it('is still healthy after all of it', async () => {
-    expect((await anonymous.get(`${API}/ok`)).text).toBe('OK');
+    expect((await anonymous.get(`${API}/ok`)).text).toBe('"OK"');
     expect((await api.get(`${API}/status`)).body.status).toBe('OK');
   });
 });
@@ -710,7 +712,9 @@ describe('faults', () => {
         return answer.body?.services?.PostgreSQL?.status === 'Inactive' ? answer : undefined;
       });
       expect(status.body.status).toBe('Fail');
-      expect((await anonymous.get(`${API}/ok`)).status).toBe(500);
+      const notOk = await anonymous.get(`${API}/ok`);
+      expect(notOk.status).toBe(500);
+      expect(notOk.text).toBe('"FAIL"');
     } finally {
       await db.start();
     }
@@ -721,7 +725,7 @@ describe('faults', () => {
     expect(back.body.items.length).toBeGreaterThan(0);
     expect((await stack.manager.exec(['true'])).exitCode).toBe(0); // the manager process never died
     await eventually('/ok again', async () =>
-      (await anonymous.get(`${API}/ok`)).text === 'OK' ? true : undefined,
+      (await anonymous.get(`${API}/ok`)).text === '"OK"' ? true : undefined,
     );
   });
 });

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Initialises the data directory on first start (user and database from POSTGRES_USER/POSTGRES_DB,
-# password from POSTGRES_PASSWORD_FILE), then runs PostgreSQL as the postgres user, receiving
-# signals itself (tini is PID 1; setpriv replaces this shell, no su in between).
+# password from POSTGRES_PASSWORD_FILE); at every later start sets that role's password from the file
+# again, so the file always wins (rotation: change the file, restart; data made with another
+# password is taken over, not refused). Then runs PostgreSQL as the postgres user, receiving signals
+# itself (tini is PID 1; setpriv replaces this shell, no su in between).
 set -euo pipefail
 
 log() { echo "postgres-entrypoint: $*" >&2; }
@@ -19,13 +21,30 @@ if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
+# Single-user mode runs SQL with no server to start, wait for and stop (about 40 ms). One statement
+# per line; the password travels on stdin, never on a command line or in the environment.
+single_user() {
+  local out
+  out=$(nice -n 10 postgres --single -D "$PGDATA" -c log_statement=none -c log_min_messages=warning postgres 2>&1 >/dev/null) || {
+    log "single-user mode failed: $out"
+    exit 1
+  }
+  if grep -qE '^(ERROR|FATAL|PANIC):|ERROR: ' <<<"$out"; then
+    log "single-user mode: $out"
+    exit 1
+  fi
+}
+password_literal() { printf "'%s'" "$(sed "s/'/''/g" "$POSTGRES_PASSWORD_FILE")"; }
+
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ -s "$POSTGRES_PASSWORD_FILE" ] &&
+  [ "$(wc -l <"$POSTGRES_PASSWORD_FILE")" -gt 1 ]; then
+  log "POSTGRES_PASSWORD_FILE must hold one line"
+  exit 2
+fi
+
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD_FILE:-}" ] || [ ! -s "$POSTGRES_PASSWORD_FILE" ]; then
     log "first start needs POSTGRES_PASSWORD_FILE (a file holding the password of $POSTGRES_USER)"
-    exit 2
-  fi
-  if [ "$(wc -l <"$POSTGRES_PASSWORD_FILE")" -gt 1 ]; then
-    log "POSTGRES_PASSWORD_FILE must hold one line"
     exit 2
   fi
   log "initialising $PGDATA"
@@ -34,13 +53,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     -D "$PGDATA" >/dev/null
   echo "include '/etc/cosmo/postgresql.conf'" >>"$PGDATA/postgresql.conf"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
-  # Single-user mode: no server to start, wait for and stop (a tenth of a second instead of seconds).
-  # One statement per line; the password travels on stdin, never on a command line or in the environment.
   {
-    printf 'CREATE ROLE %s LOGIN PASSWORD %s\n' "\"$POSTGRES_USER\"" "'$(sed "s/'/''/g" "$POSTGRES_PASSWORD_FILE")'"
+    printf 'CREATE ROLE %s LOGIN PASSWORD %s\n' "\"$POSTGRES_USER\"" "$(password_literal)"
     printf 'CREATE DATABASE %s OWNER %s\n' "\"$POSTGRES_DB\"" "\"$POSTGRES_USER\""
-  } | nice -n 10 postgres --single -D "$PGDATA" -c log_statement=none postgres >/dev/null
+  } | single_user
   log "initialised: role $POSTGRES_USER, database $POSTGRES_DB"
+elif [ -n "${POSTGRES_PASSWORD_FILE:-}" ] && [ -s "$POSTGRES_PASSWORD_FILE" ]; then
+  printf 'ALTER ROLE %s PASSWORD %s\n' "\"$POSTGRES_USER\"" "$(password_literal)" | single_user
+  log "role $POSTGRES_USER: password set from POSTGRES_PASSWORD_FILE"
 fi
 
 if [ "${1:-}" = postgres ]; then

@@ -22,29 +22,44 @@ if [ -z "${RABBITMQ_PASSWORD_FILE:-}" ] || [ ! -s "$RABBITMQ_PASSWORD_FILE" ]; t
   log "RABBITMQ_PASSWORD_FILE must name a file holding the password of $RABBITMQ_USER"
   exit 2
 fi
-# $1 file name in conf.d; stdin its content. Readable by the rabbitmq group, writable by root only.
+# $1 file name in conf.d (or a path under /etc/rabbitmq); stdin its content. Readable by the
+# rabbitmq group, writable by root only.
 write_conf() {
-  local tmp
-  tmp=$(mktemp /etc/rabbitmq/conf.d/.tmp.XXXXXX)
+  local target=$1 tmp
+  [[ $target == /* ]] || target=/etc/rabbitmq/conf.d/$target
+  tmp=$(mktemp "$(dirname "$target")/.tmp.XXXXXX")
   cat >"$tmp"
   chown root:rabbitmq "$tmp"
   chmod 0640 "$tmp"
-  mv -f "$tmp" "/etc/rabbitmq/conf.d/$1"
+  mv -f "$tmp" "$target"
 }
 chown root:rabbitmq /etc/rabbitmq/conf.d
 chmod 0750 /etc/rabbitmq/conf.d
 
+# The user, its vhost and permissions are definitions the node imports at every boot, so the
+# password file always wins: a node whose data was made with another password takes this one
+# (rotation: change the file, restart every member). default_user would apply only to an empty node.
+# The file holds a salted hash (RabbitMQ's rabbit_password_hashing_sha256: base64 of a 4-byte salt
+# followed by SHA-256(salt + password)), never the password.
 password=$(cat "$RABBITMQ_PASSWORD_FILE")
-umask 077
-write_conf 50-credentials.conf <<CONF
-default_user = $RABBITMQ_USER
-default_pass = $password
-default_user_tags.administrator = true
-default_permissions.configure = .*
-default_permissions.read = .*
-default_permissions.write = .*
-CONF
+salt=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+hex_bytes() { printf '%b' "$(sed 's/../\\x&/g' <<<"$1")"; }
+digest=$({ hex_bytes "$salt"; printf '%s' "$password"; } | sha256sum | cut -d' ' -f1)
+hash=$({ hex_bytes "$salt"; hex_bytes "$digest"; } | base64 -w0)
 unset password
+umask 077
+# Not in conf.d: RabbitMQ parses every file there as configuration.
+write_conf /etc/rabbitmq/cosmo-definitions.json <<JSON
+{
+  "vhosts": [{"name": "/"}],
+  "users": [{"name": "$RABBITMQ_USER", "password_hash": "$hash", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]}],
+  "permissions": [{"user": "$RABBITMQ_USER", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}]
+}
+JSON
+write_conf 50-credentials.conf <<CONF
+definitions.import_backend = local_filesystem
+definitions.local.path = /etc/rabbitmq/cosmo-definitions.json
+CONF
 
 # RABBITMQ_MEMORY_HIGH_WATERMARK (e.g. 400MB): flow control at an absolute size, for a container
 # with a memory limit; otherwise 40 % of the memory RabbitMQ sees.

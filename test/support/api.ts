@@ -3,6 +3,7 @@ export interface Answer<T = any> {
   status: number;
   body: T;
   text: string;
+  contentType: string;
 }
 
 export function client(base: string, headers: Record<string, string> = {}) {
@@ -25,7 +26,12 @@ export function client(base: string, headers: Record<string, string> = {}) {
     } catch {
       // not JSON: keep the text
     }
-    return { status: response.status, body: body as T, text };
+    return {
+      status: response.status,
+      body: body as T,
+      text,
+      contentType: response.headers.get('content-type') ?? '',
+    };
   };
   return {
     get: <T = any>(path: string, h?: Record<string, string>) => call<T>('GET', path, { headers: h ?? {} }),

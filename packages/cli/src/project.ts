@@ -9,8 +9,11 @@ import { ConfigError, type CosmoConfig, type Plan, parseConfig, planFor } from '
 import { UsageError } from './errors.ts';
 
 export const CONFIG_FILE = 'cosmo.yaml';
-/** Generated files of a project, beside its cosmo.yaml. */
-export const STATE_DIR = '.cosmo';
+/**
+ * The generated compose file sits beside cosmo.yaml under the name compose looks for, with the
+ * project's name inside, so `docker compose up -d` in the folder does what `cosmo up` starts.
+ */
+export const COMPOSE_FILE = 'compose.yaml';
 
 export interface Project {
   configPath: string;
@@ -41,7 +44,7 @@ export function projectFromText(text: string, configPath: string, version: strin
     configDir,
     config,
     plan: planFor(config, version),
-    composeFile: path.join(configDir, STATE_DIR, 'compose.yaml'),
+    composeFile: path.join(configDir, COMPOSE_FILE),
   };
 }
 

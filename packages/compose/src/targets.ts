@@ -22,6 +22,10 @@ export interface TargetKeys {
   expandReplicas: boolean;
   /** What the plan's `{{instance}}` becomes for instance i of service name. */
   instanceName: (name: string, i: number) => string;
+  /** A top-level `name:` (the compose project name), so plain `docker compose up` in its folder works. */
+  projectName: boolean;
+  /** How the header tells a reader to run the file; `<name>` is the project's name. */
+  runHint: string;
 }
 
 export const TARGET_KEYS: Record<Target, TargetKeys> = {
@@ -35,6 +39,9 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     hostIp: true,
     expandReplicas: true,
     instanceName: (name, i) => `${name}${i}`,
+    projectName: true,
+    runHint:
+      '`cosmo up` (builds the images, starts, waits until healthy), or `docker compose up -d` in this folder',
   },
   // swarm: no pull_policy, no top-level name; restart and resources go under deploy. Every port is
   // published in host mode and every service resolved by DNS round robin: Swarm's ingress mesh and
@@ -49,5 +56,8 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     publishMode: 'host',
     expandReplicas: false,
     instanceName: (name) => `${name}{{.Task.Slot}}`,
+    projectName: false,
+    runHint:
+      '`docker stack deploy -c <this file> <name>` on a Swarm manager, its nodes labelled as the placement constraints say',
   },
 };

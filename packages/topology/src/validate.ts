@@ -75,12 +75,14 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
 
 /** The configuration `cosmo init` writes: every default spelled out, so it documents itself. */
 export function defaultConfigText(
-  options: { mode?: string; credentials?: 'generate' | 'files' } = {},
+  options: { mode?: string; credentials?: 'generate' | 'files'; name?: string; port?: number } = {},
 ): string {
   const mode = options.mode ?? 'aio';
+  // The chosen mode's port (and only it) takes options.port; the others keep the default.
+  const port = (of: string) => (of === mode && options.port !== undefined ? options.port : 8080);
   return `# Cosmo configuration. Every key is optional; these are the defaults.
 version: 1
-name: cosmo
+name: ${options.name ?? 'cosmo'}
 mode: ${mode}
 images:
   registry: ""        # empty: images exist only in the local engine (pull_policy: never)
@@ -90,11 +92,11 @@ credentials:
   dir: secrets
 modes:
   aio:
-    port: 8080
+    port: ${port('aio')}
     bind: 0.0.0.0
     resources: {}     # e.g. {cpus: 2, memory: 2g}
   distributed:
-    port: 8080        # the load balancer's published port
+    port: ${port('distributed')}        # the load balancer's published port
     bind: 0.0.0.0
     managers: 3       # managers behind the load balancer, >= 1
     db: 3             # database nodes (PostgreSQL + Patroni + etcd), odd, >= 3

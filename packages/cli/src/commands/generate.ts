@@ -26,7 +26,7 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .description('generate the compose file (or Swarm stack file) for cosmo.yaml')
     .option('-t, --target <target>', `what to generate: ${TARGETS.join(', ')}`, 'compose')
-    .option('-o, --out <dir>', 'folder to write into (default: .cosmo beside cosmo.yaml)')
+    .option('-o, --out <dir>', 'folder to write into (default: the folder of cosmo.yaml)')
     .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
     .option('--defaults', 'use the default configuration instead of a file (for the files in compose/)')
     .option('--mode <mode>', `with --defaults: the mode (${MODES.join(', ')})`, 'aio')

@@ -7,23 +7,36 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, projectFromText } from '../project.ts';
 import { existingSecrets, secretFiles, writeSecrets } from '../secrets.ts';
+import { writeGenerated } from './generate.ts';
 
 export interface InitOptions {
   dir: string;
   mode: string;
   force: boolean;
+  /** The project's name (compose project, volume and label prefix); default cosmo. */
+  name?: string;
+  /** The published API port of the chosen mode; default 8080. */
+  port?: number;
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
-export async function initProject(options: InitOptions): Promise<{ configPath: string; secrets: string[] }> {
+export async function initProject(
+  options: InitOptions,
+): Promise<{ configPath: string; secrets: string[]; composeFile: string }> {
   if (!(MODES as readonly string[]).includes(options.mode)) {
     throw new UsageError(`--mode ${options.mode} is not a mode (use one of ${MODES.join(', ')})`);
   }
   const configPath = path.join(options.dir, CONFIG_FILE);
-  const text = defaultConfigText({ mode: options.mode, credentials: 'files' });
+  const text = defaultConfigText({
+    mode: options.mode,
+    credentials: 'files',
+    ...(options.name !== undefined ? { name: JSON.stringify(options.name) } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
   const project = projectFromText(text, configPath, await cosmoVersion());
   const files = secretFiles(project.plan, project.configDir);
-  const present = [...(existsSync(configPath) ? [configPath] : []), ...existingSecrets(files)];
+  const present = [configPath, project.composeFile].filter((file) => existsSync(file));
+  present.push(...existingSecrets(files));
   if (present.length > 0 && !options.force) {
     throw new UsageError(
       `${present.join(', ')} already exist(s): keep them, or run cosmo init --force to replace them`,
@@ -31,7 +44,8 @@ export async function initProject(options: InitOptions): Promise<{ configPath: s
   }
   await writeFile(configPath, text, { mode: 0o644 });
   const secrets = await writeSecrets(files);
-  return { configPath, secrets };
+  await writeGenerated(project, 'compose', project.composeFile);
+  return { configPath, secrets, composeFile: project.composeFile };
 }
 
 export function registerInit(program: Command): void {
@@ -40,15 +54,31 @@ export function registerInit(program: Command): void {
     .description('write cosmo.yaml and generated credentials in secrets/ (files readable by you only)')
     .option('--mode <mode>', `deployment mode: ${MODES.join(', ')}`, 'aio')
     .option('--dir <dir>', 'project folder', '.')
-    .option('--force', 'replace an existing cosmo.yaml and secrets/')
-    .action(async (flags: { mode: string; dir: string; force?: boolean }) => {
-      const { configPath, secrets } = await initProject({
+    .option('--name <name>', 'project name: compose project, volume and label prefix', 'cosmo')
+    .option('--port <port>', "the API's published port", '8080')
+    .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
+    .action(async (flags: { mode: string; dir: string; force?: boolean; name: string; port: string }) => {
+      const port = Number(flags.port);
+      if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
+        throw new UsageError(`--port ${flags.port} is not a port (1-65535)`);
+      }
+      const { configPath, secrets, composeFile } = await initProject({
         dir: flags.dir,
         mode: flags.mode,
         force: Boolean(flags.force),
+        name: flags.name,
+        port,
       });
+      const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
       process.stdout.write(
-        `wrote ${configPath}\nwrote ${secrets.length} secret files in ${path.dirname(secrets[0]!)} (mode 0600)\n`,
+        [
+          `wrote ${configPath}`,
+          `wrote ${secrets.length} secret files in ${path.dirname(secrets[0]!)} (mode 0600)`,
+          `wrote ${composeFile}`,
+          `next${inDir}: \`cosmo up\` (builds the images, starts, waits until healthy),`,
+          '      or, with the images built (`cosmo images build`), `docker compose up -d`',
+          '',
+        ].join('\n'),
       );
     });
 }

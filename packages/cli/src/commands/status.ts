@@ -1,6 +1,9 @@
 /** `cosmo status`: the cluster status as a table of service, node, status and failures. */
+
+import { connectDocker } from '@cosmo/images';
 import type { Command } from 'commander';
 import { clusterStatus, statusRows, table } from '../cluster.ts';
+import { containersSummary } from '../containers.ts';
 import { CONFIG_FILE, loadProject } from '../project.ts';
 import { adminPassword } from '../secrets.ts';
 
@@ -23,8 +26,12 @@ export function registerStatus(program: Command): void {
         try {
           status = await clusterStatus(project, password);
         } catch (error) {
+          // Say what the containers say instead: exited, restarting, or the manager's last warning.
+          const containers = await connectDocker()
+            .then((docker) => containersSummary(docker, project))
+            .catch((e: Error) => `containers unknown: ${e.message}`);
           throw new Error(
-            `the manager at ${project.plan.access.url} does not answer (${(error as Error).message}); is it up?`,
+            `the manager at ${project.plan.access.url} does not answer (${(error as Error).message})\n  ${containers}`,
           );
         }
         const text = flags.json

@@ -7,6 +7,13 @@ import path from 'node:path';
 import { buildImages, connectDocker, defaultCatalogue, projectInfo } from '@cosmo/images';
 import type { Command } from 'commander';
 import { clusterStatus } from '../cluster.ts';
+import {
+  brokenContainer,
+  describeContainer,
+  lastManagerWarning,
+  projectContainers,
+  tellingLogLines,
+} from '../containers.ts';
 import { dockerCompose } from '../docker-compose.ts';
 import { UsageError } from '../errors.ts';
 import { progressPrinter } from '../progress.ts';
@@ -60,24 +67,46 @@ export function registerUp(program: Command): void {
       const up = await dockerCompose(project, ['up', '-d', '--remove-orphans']);
       if (up.code !== 0) throw new Error(`docker compose up failed (exit ${up.code})`);
 
+      // While waiting, say what the platform says about itself: the cluster status once the API
+      // answers, before that each container's state and the manager's last warning. A container that
+      // exited or restarts in a loop will not come up by waiting: stop at once with its last lines.
       const started = Date.now();
+      const restartsBefore = new Map(
+        (await projectContainers(docker, project)).map((c) => [c.id, c.restarts]),
+      );
       let last = '';
+      let lastPrinted = 0;
       for (;;) {
         const elapsed = Math.round((Date.now() - started) / 1000);
         let state: string;
+        const containers = await projectContainers(docker, project);
+        const broken = brokenContainer(containers, restartsBefore);
+        if (broken) {
+          const lines = await tellingLogLines(docker, broken.id, 12).catch(() => []);
+          throw new Error(
+            `${describeContainer(broken)}: it will not come up by waiting. What its log says:\n  ${lines.join('\n  ')}\n` +
+              `fix what they name, then \`cosmo up\` again (all of its log: \`cosmo logs\`)`,
+          );
+        }
         try {
           const status = await clusterStatus(project);
           if (status.status === 'OK') break;
           state = Object.entries(status.services)
             .map(([name, s]) => `${name} ${s.status}`)
             .join(', ');
-        } catch (error) {
-          state = `waiting for the manager (${(error as Error).message.split('\n')[0]})`;
+        } catch {
+          const warning = await lastManagerWarning(docker, containers);
+          state = [containers.map(describeContainer).join(', '), warning].filter(Boolean).join('; ');
         }
-        if (state !== last || elapsed % 10 === 0) say(`  ${elapsed}s: ${state}`);
+        if (state !== last || elapsed - lastPrinted >= 10) {
+          say(`  ${elapsed}s: ${state}`);
+          lastPrinted = elapsed;
+        }
         last = state;
         if (elapsed > timeout) {
-          throw new Error(`not healthy after ${timeout} s; see \`cosmo status\` and \`cosmo logs\``);
+          throw new Error(
+            `not healthy after ${timeout} s (${state}); see \`cosmo status\` and \`cosmo logs\``,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }

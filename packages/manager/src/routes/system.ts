@@ -6,12 +6,16 @@ import { pageOf } from '../listing.ts';
 import { clusterMembers } from '../patroni.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
-  // For load balancers: no auth, no body beyond the word.
+  // For load balancers and scripts: no auth, the JSON string "OK" or "FAIL" (Cloudify's body, which
+  // checks written for it compare against).
   app.get('/ok', { config: { public: true } }, async (_request, reply) => {
     // Draining (stopping): 503, so load balancers take this manager out while it still serves.
-    if (ctx.health.draining) return reply.code(503).send('FAIL');
+    if (ctx.health.draining) return reply.code(503).type('application/json').send('"FAIL"');
     const ok = ctx.health.ok;
-    return reply.code(ok ? 200 : 500).send(ok ? 'OK' : 'FAIL');
+    return reply
+      .code(ok ? 200 : 500)
+      .type('application/json')
+      .send(ok ? '"OK"' : '"FAIL"');
   });
 
   app.get('/status', async (request, reply) => {
