@@ -4,6 +4,7 @@
  * killed RabbitMQ; compose/aio/compose.yaml comes up healthy; `cosmo up`/`status`/`down` leave
  * nothing behind; bad configuration and flags are refused with exit 2 and nothing written.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -39,6 +40,15 @@ async function adminClient(container: StartedTestContainer): Promise<{ api: Clie
     api: client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` }),
     password,
   };
+}
+
+/** Runs a command in a folder; rejects with its output when it fails. */
+function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, args, { cwd }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout),
+    ),
+  );
 }
 
 const clusterOk = (api: Client) =>
@@ -355,7 +365,6 @@ describe('compose/aio/compose.yaml', () => {
   });
 
   it('passes docker compose config -q', async () => {
-    const { execFile } = await import('node:child_process');
     const code = await new Promise<number>((resolve) =>
       execFile(
         'docker',
@@ -402,6 +411,104 @@ describe('cosmo up, status, down', () => {
     expect(await docker.listContainers({ all: true, filters: { label: [project] } })).toEqual([]);
     expect(await docker.listNetworks({ filters: { label: [project] } })).toEqual([]);
     expect((await docker.listVolumes({ filters: { label: [project] } })).Volumes ?? []).toEqual([]);
+  });
+});
+
+describe('a second project folder on the same volume (same project name, other credentials)', () => {
+  const name = 'cosmo-itest-second';
+  const port = 18094;
+  const dirs: string[] = [];
+  const folder = async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-second-'));
+    dirs.push(dir);
+    const init = await cosmo(['init', '--name', name, '--port', String(port)], { cwd: dir });
+    expect(init.code).toBe(0);
+    return dir;
+  };
+  const login = async (dir: string) => {
+    const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
+    return client(`http://127.0.0.1:${port}`, {
+      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+    });
+  };
+  afterAll(async () => {
+    if (dirs[0]) await cosmo(['down', '--volumes'], { cwd: dirs[0] });
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("takes the data over with the new folder's credentials: database role, broker user and admin", async () => {
+    const first = await folder();
+    expect((await cosmo(['up'], { cwd: first })).code).toBe(0);
+    const firstApi = await login(first);
+    const upload = await firstApi.raw('PUT', `${API}/blueprints/kept`, {
+      raw: BLUEPRINT,
+      headers: { 'content-type': 'application/yaml' },
+    });
+    expect(upload.status).toBe(201);
+    expect((await cosmo(['down'], { cwd: first })).code).toBe(0);
+
+    const second = await folder();
+    const secrets = async (dir: string) =>
+      Promise.all(
+        ['db_password', 'mq_password', 'admin_password'].map((f) =>
+          readFile(path.join(dir, 'secrets', f), 'utf8'),
+        ),
+      );
+    const [a, b] = [await secrets(first), await secrets(second)];
+    for (const i of [0, 1, 2]) expect(b[i]).not.toBe(a[i]);
+    const up = await cosmo(['up'], { cwd: second });
+    expect(up.stderr).not.toContain('cosmo:');
+    expect(up.code).toBe(0);
+    // OK means the manager reached PostgreSQL and RabbitMQ with the second folder's passwords.
+    const api = await login(second);
+    expect((await api.get(`${API}/cluster-status`)).body.status).toBe('OK');
+    expect((await api.get(`${API}/blueprints/kept`)).status).toBe(200);
+    expect((await firstApi.get(`${API}/blueprints/kept`)).status).toBe(401);
+    // An execution goes through the broker as the second folder's user, and finishes.
+    expect((await api.put(`${API}/deployments/kept`, { blueprint_id: 'kept' })).status).toBe(201);
+    const started = await api.post(`${API}/executions`, { deployment_id: 'kept', workflow_id: 'install' });
+    expect(started.status).toBe(201);
+    await eventually('the install to finish', async () =>
+      (await api.get(`${API}/executions/${started.body.id}`)).body.status === 'terminated' ? true : undefined,
+    );
+  });
+
+  it('stops `cosmo up` within seconds, with what the log says, when a container cannot start', async () => {
+    const dir = dirs[1]!;
+    expect((await cosmo(['down'], { cwd: dir })).code).toBe(0);
+    await writeFile(path.join(dir, 'secrets/db_password'), 'two\nlines\n');
+    const started = Date.now();
+    const up = await cosmo(['up'], { cwd: dir });
+    expect(up.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(up.stderr).toContain('it will not come up by waiting');
+    expect(up.stderr).toContain('POSTGRES_PASSWORD_FILE must hold one line');
+    expect(up.stdout).not.toContain('fetch failed');
+    const status = await cosmo(['status'], { cwd: dir });
+    expect(status.code).not.toBe(0);
+    expect(status.stderr).toMatch(/does not answer .*\n\s+aio (running|restarting|exited)/);
+  });
+});
+
+describe('docker compose up in the project folder', () => {
+  let dir: string;
+  afterAll(async () => {
+    await run('docker', ['compose', 'down', '--volumes'], dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts what `cosmo init` wrote, under the project name of its name:', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-compose-up-'));
+    const init = await cosmo(['init', '--name', 'cosmo-itest-plain', '--port', '18096'], { cwd: dir });
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('docker compose up -d');
+    await run('docker', ['compose', 'up', '-d', '--wait', '--wait-timeout', '180'], dir);
+    const ok = await fetch('http://127.0.0.1:18096/api/v3.1/ok');
+    expect(await ok.text()).toBe('"OK"');
+    const containers = await docker.listContainers({
+      filters: { label: ['com.docker.compose.project=cosmo-itest-plain'] },
+    });
+    expect(containers.map((c) => c.Labels['com.docker.compose.service'])).toEqual(['aio']);
   });
 });
 
