@@ -263,6 +263,34 @@ describe('the distributed cluster (compose, one host)', () => {
     await clusterState(cluster, 'OK');
     expect((await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total).toBe(before);
   });
+
+  // Last: the cluster's credentials change under it.
+  it('takes new credentials over on its data (cosmo down, new secret files, cosmo up): every member, data kept', async () => {
+    const before = (await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total;
+    const oldApi = cluster.api;
+    expect((await cosmo(['down'], { cwd: cluster.dir })).code).toBe(0);
+    const init = await cosmo(
+      ['init', '--force', '--mode', 'distributed', '--name', NAME, '--port', '18090'],
+      { cwd: cluster.dir },
+    );
+    expect(init.code).toBe(0);
+    const up = await cosmo(['up', '--timeout', '240'], { cwd: cluster.dir });
+    expect(up.stderr).not.toContain('cosmo:');
+    expect(up.code).toBe(0);
+    const password = (await readFile(path.join(cluster.dir, 'secrets/admin_password'), 'utf8')).trim();
+    const api = client(cluster.url, {
+      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+    });
+    // OK needs the managers on the database and every broker, and a synchronous standby streaming
+    // from the primary: each with the new passwords.
+    const status = await eventually('OK with the new credentials', async () => {
+      const body = (await api.get(`${API}/cluster-status`)).body;
+      return body?.status === 'OK' ? body : undefined;
+    });
+    expect(Object.keys(status.services.db.nodes)).toHaveLength(3);
+    expect((await api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total).toBe(before);
+    expect((await oldApi.get(`${API}/blueprints?_size=1`)).status).toBe(401);
+  });
 });
 
 describe('compose/distributed files as checked in', () => {

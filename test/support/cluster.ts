@@ -3,7 +3,7 @@
  * in a folder of its own, and what the fault tests and the failover benchmark do to it: find and
  * kill members, and keep a client writing through the load balancer, counting what was acknowledged.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -30,13 +30,10 @@ export interface Cluster {
 
 export async function startDistributed(name: string, port: number): Promise<Cluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
-  const init = await cosmo(['init', '--mode', 'distributed'], { cwd: dir });
+  const init = await cosmo(['init', '--mode', 'distributed', '--name', name, '--port', String(port)], {
+    cwd: dir,
+  });
   if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);
-  const config = await readFile(path.join(dir, 'cosmo.yaml'), 'utf8');
-  await writeFile(
-    path.join(dir, 'cosmo.yaml'),
-    config.replace('name: cosmo', `name: ${name}`).replaceAll('port: 8080', `port: ${port}`),
-  );
   const up = await cosmo(['up', '--timeout', '240'], { cwd: dir });
   if (up.code !== 0) throw new Error(`cosmo up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
   const upSeconds = Number(/Cosmo is up in ([\d.]+) s/.exec(up.stdout)?.[1] ?? Number.NaN);
