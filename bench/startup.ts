@@ -22,19 +22,55 @@ async function exec(container: Docker.Container, cmd: string[]): Promise<string>
   const stream = await run.start({});
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
-  // Docker multiplexes the stream: 8-byte frame headers before each chunk of output.
-  const raw = Buffer.concat(chunks);
+  return demux(Buffer.concat(chunks)).trim();
+}
+
+/** Where the start's time goes: the first log line of each phase, as seconds after `docker start`. */
+const PHASES: [string, RegExp][] = [
+  ['entrypoint runs', /aio-entrypoint: /],
+  ['PostgreSQL accepts connections', /database system is ready to accept connections/],
+  ['manager REST API listens', /REST API on /],
+  ['RabbitMQ booted', /completed with \d+ plugins/],
+  ['manager connected to the broker', /connected to broker/],
+];
+const phases: Record<string, { cold: number[]; restart: number[] }> = Object.fromEntries(
+  PHASES.map(([name]) => [name, { cold: [], restart: [] }]),
+);
+
+async function recordPhases(container: Docker.Container, startedAt: number, kind: 'cold' | 'restart') {
+  const raw = (await container.logs({
+    stdout: true,
+    stderr: true,
+    timestamps: true,
+    since: Math.floor(startedAt / 1000),
+  })) as unknown as Buffer;
+  const lines = demux(raw).split('\n');
+  for (const [name, pattern] of PHASES) {
+    const line = lines.find((l) => pattern.test(l) && Date.parse(l.slice(0, 30)) >= startedAt);
+    if (line) phases[name]![kind].push((Date.parse(line.slice(0, 30)) - startedAt) / 1000);
+  }
+}
+
+/** Docker multiplexes the stream: 8-byte frame headers before each chunk of output. */
+function demux(raw: Buffer): string {
   let out = '';
   for (let i = 0; i + 8 <= raw.length; ) {
     const size = raw.readUInt32BE(i + 4);
     out += raw.subarray(i + 8, i + 8 + size).toString();
     i += 8 + size;
   }
-  return out.trim();
+  return out;
 }
 
-/** Seconds from start to cluster-status OK, polling every 100 ms. */
-async function startToOk(container: Docker.Container): Promise<number> {
+/** Seconds from start to cluster-status OK, polling every 100 ms; then where the time went. */
+async function startToOk(container: Docker.Container, kind: 'cold' | 'restart'): Promise<number> {
+  const startedAt = Date.now();
+  const seconds = await pollToOk(container);
+  await recordPhases(container, startedAt, kind);
+  return seconds;
+}
+
+async function pollToOk(container: Docker.Container): Promise<number> {
   const started = performance.now();
   await container.start();
   const port = (await container.inspect()).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort;
@@ -62,6 +98,8 @@ async function startToOk(container: Docker.Container): Promise<number> {
   }
 }
 
+const phaseMedian = (values: number[]) => (values.length ? median(values).toFixed(2) : 'not seen');
+
 const cold: number[] = [];
 const restart: number[] = [];
 for (let run = 0; run < RUNS; run++) {
@@ -73,9 +111,9 @@ for (let run = 0; run < RUNS; run++) {
     ExposedPorts: { '8080/tcp': {} },
   });
   try {
-    cold.push(await startToOk(container));
+    cold.push(await startToOk(container, 'cold'));
     await container.stop({ t: 60 });
-    restart.push(await startToOk(container));
+    restart.push(await startToOk(container, 'restart'));
     console.error(
       `run ${run + 1}/${RUNS}: cold ${cold.at(-1)!.toFixed(2)} s, restart ${restart.at(-1)!.toFixed(2)} s`,
     );
@@ -131,6 +169,9 @@ await record({
   notes: [
     `cold runs: ${cold.map((s) => s.toFixed(2)).join(', ')} s; restarts: ${restart.map((s) => s.toFixed(2)).join(', ')} s`,
     'from `docker start` to `GET /cluster-status` answering OK (polled every 100 ms); cold = empty volume',
+    `where the time goes (median s after \`docker start\`, cold / restart): ${PHASES.map(
+      ([name]) => `${name} ${phaseMedian(phases[name]!.cold)} / ${phaseMedian(phases[name]!.restart)}`,
+    ).join('; ')}; then OK ${median(cold).toFixed(2)} / ${median(restart).toFixed(2)}`,
   ],
-  raw: { cold, restart },
+  raw: { cold, restart, phases },
 });

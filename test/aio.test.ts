@@ -1,6 +1,6 @@
 /**
  * The All-in-One end to end: the cosmo/aio image reaches cluster-status OK and runs an execution;
- * its data and credentials survive a new container on the same volume; supervisord brings back a
+ * its data and credentials survive a new container on the same volume; runit brings back a
  * killed RabbitMQ; compose/aio/compose.yaml comes up healthy; `cosmo up`/`status`/`down` leave
  * nothing behind; bad configuration and flags are refused with exit 2 and nothing written.
  */
@@ -183,16 +183,12 @@ describe('the cosmo/aio image', () => {
   });
 
   it('restarts a RabbitMQ killed with kill -9, and status returns to OK', async () => {
-    const pid = (
-      await container!.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'rabbitmq'])
-    ).output.trim();
+    const pid = (await container!.exec(['cat', '/run/cosmo-sv/rabbitmq/supervise/pid'])).output.trim();
     expect(pid).toMatch(/^\d+$/);
     expect((await container!.exec(['kill', '-9', pid])).exitCode).toBe(0);
-    await eventually('supervisord to restart RabbitMQ', async () => {
-      const now = (
-        await container!.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'rabbitmq'])
-      ).output.trim();
-      return /^\d+$/.test(now) && now !== pid && now !== '0' ? now : undefined;
+    await eventually('runit to restart RabbitMQ', async () => {
+      const now = (await container!.exec(['cat', '/run/cosmo-sv/rabbitmq/supervise/pid'])).output.trim();
+      return /^\d+$/.test(now) && now !== pid ? now : undefined;
     });
     await eventually(
       'status OK again',
@@ -308,9 +304,8 @@ describe('a program that cannot be started again', () => {
     try {
       // The manager's start script can no longer run: every restart attempt fails until FATAL.
       expect((await container.exec(['chmod', '0644', '/usr/local/bin/aio-manager'])).exitCode).toBe(0);
-      const pid = (
-        await container.exec(['supervisorctl', '-c', '/etc/cosmo/supervisord.conf', 'pid', 'manager'])
-      ).output.trim();
+      const pid = (await container.exec(['cat', '/run/cosmo-sv/manager/supervise/pid'])).output.trim();
+      expect(pid).toMatch(/^\d+$/);
       await container.exec(['kill', '-9', pid]);
       const exited = await eventually('the container to exit', async () => {
         const state = (await handle.inspect()).State;
@@ -320,8 +315,8 @@ describe('a program that cannot be started again', () => {
       // Non-zero, so that `restart: on-failure` (the Swarm stack's policy) starts it again.
       expect(exited.ExitCode).toBe(1);
       const logs = (await handle.logs({ stdout: true, stderr: true })).toString();
-      expect(logs).toContain('a program went FATAL');
-      expect(logs).toMatch(/gave up: manager entered FATAL state/);
+      expect(logs).toContain('aio: manager exited 3 times within 10 s of its start: it cannot be started');
+      expect(logs).toContain('aio-entrypoint: manager could not be started; exiting with code 1');
     } finally {
       await handle.remove({ force: true, v: true }).catch(() => {});
     }

@@ -73,7 +73,7 @@ export async function lastLogLines(docker: Docker, id: string, lines: number): P
     .filter((line) => line !== '');
 }
 
-// FATAL in capitals only: the All-in-One's supervisor has a program named fatal, whose own lines say nothing.
+// FATAL in capitals only (PostgreSQL's and RabbitMQ's level); a lower-case word fatal may be a name.
 const TELLING = [
   /\b(FATAL|PANIC)\b/,
   /error|fail|refus|denied|cannot|can't|must|missing|invalid|not found|unreachable/i,

@@ -159,7 +159,13 @@ export class HealthMonitor {
 
   start(): void {
     void this.check();
-    this.queue.onChange(() => void this.check());
+    // A broker (re)connection or consumer change shows at once, not after the next tick or the
+    // cluster-status cache's second.
+    this.queue.onChange(() => {
+      void this.check().then(() => {
+        this.cluster = undefined;
+      });
+    });
     this.timer = setInterval(() => void this.check(), this.config.heartbeat.intervalSeconds * 1000);
     this.timer.unref();
   }

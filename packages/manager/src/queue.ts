@@ -181,8 +181,9 @@ export class Queue {
       try {
         await this.connect();
       } catch {
-        // Short waits: a broker that is starting or failing over is usually back within seconds.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+        // Short waits (a refused connection costs nothing): a broker that is starting or failing
+        // over is usually back within seconds, and every 250 ms wasted shows in start-up time.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 250)));
       }
     }
   }

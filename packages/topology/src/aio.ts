@@ -43,7 +43,7 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         tmpfs: ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root'],
         ports: [{ host: aio.bind, published: aio.port, target: 8080 }],
         healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-healthcheck'], 60),
-        // supervisord stops the manager, RabbitMQ and PostgreSQL in turn (15 + 30 + 30 s at most).
+        // The entrypoint stops the manager, RabbitMQ and PostgreSQL in turn (15 + 30 + 30 s at most).
         stopGracePeriodSeconds: 90,
         restart: 'unless-stopped',
         resources: {
