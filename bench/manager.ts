@@ -1,6 +1,7 @@
 /**
  * Manager benchmark, against real containers (cosmo/manager, cosmo/postgres, cosmo/rabbitmq):
- * requests/s for GET /status and POST /executions, and executions completed end to end per second.
+ * requests/s for GET /status (no database), listing 1,000 deployments and creating deployments (the
+ * database), POST /executions, and executions completed end to end per second.
  * Measures and records; never passes or fails. Run: pnpm bench:manager
  */
 import autocannon from 'autocannon';
@@ -44,10 +45,27 @@ try {
     raw: blueprint,
     headers: { 'content-type': 'application/yaml' },
   });
-  // One deployment per connection slot: a deployment runs one execution at a time.
+  // 1,000 deployments to list; executions go to 400 of them (a deployment runs one at a time).
   const deployments = 400;
-  for (let i = 0; i < deployments; i++)
-    await api.put(`${API}/deployments/bench-${i}`, { blueprint_id: 'bench' });
+  for (let i = 0; i < 1_000; i++) await api.put(`${API}/deployments/bench-${i}`, { blueprint_id: 'bench' });
+
+  console.error('GET /deployments?_size=1000 (1,000 rows from PostgreSQL)...');
+  const list = await load(`${stack.url}${API}/deployments?_size=1000`, { headers: stack.admin });
+  console.error('PUT /deployments/<new id>...');
+  let created = 0;
+  const create = await load(`${stack.url}${API}/deployments`, {
+    method: 'PUT',
+    headers: { ...stack.admin, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          path: `${API}/deployments/bench-new-${created++}`,
+          body: JSON.stringify({ blueprint_id: 'bench' }),
+        }),
+      },
+    ],
+  });
 
   console.error('POST /executions...');
   let next = 0;
@@ -112,6 +130,24 @@ try {
         '-',
       ],
       [
+        'GET /deployments?_size=1000 req/s (1,000 rows)',
+        fmt(list.requestsPerSecond),
+        list.p50ms,
+        list.p99ms,
+        list.non2xx,
+        '-',
+        '-',
+      ],
+      [
+        'PUT /deployments/<id> req/s (create)',
+        fmt(create.requestsPerSecond),
+        create.p50ms,
+        create.p99ms,
+        create.non2xx,
+        '-',
+        '-',
+      ],
+      [
         'POST /executions req/s',
         fmt(executions.requestsPerSecond),
         executions.p50ms,
@@ -125,9 +161,11 @@ try {
     notes: [
       `${CONNECTIONS} connections, ${DURATION} s per measure (autocannon), all three containers and the load generator on the same 2 cores`,
       `${done} of ${posted} posted executions terminated (2 nodes, 6 lifecycle steps each); end-to-end rate from the first POST to an empty queue`,
+      'the executions run no-op operations: the workflow writes each step event and runs no script (real script operations are open work)',
+      'GET /status reads no database (health is kept in memory); listing and creating deployments do',
       'target: >= 2,000 req/s for GET /status',
     ],
-    raw: { statusBasic, statusToken, executions, done, posted, endToEnd },
+    raw: { statusBasic, statusToken, list, create, executions, done, posted, endToEnd },
   });
 } finally {
   await stack.stop();
