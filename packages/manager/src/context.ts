@@ -1,10 +1,10 @@
 /** What every route needs, built once at start and passed down (no globals). */
-import type { Authenticator } from './auth.ts';
+import type { Authenticator } from './auth/auth.ts';
+import type { Queue } from './broker/queue.ts';
 import type { ManagerConfig } from './config.ts';
-import type { Database } from './db.ts';
-import type { HealthMonitor } from './health.ts';
+import type { HealthMonitor } from './health/health.ts';
 import type { Logger } from './log.ts';
-import type { Queue } from './queue.ts';
+import type { Database } from './storage/db.ts';
 
 export interface VersionInfo {
   edition: string;

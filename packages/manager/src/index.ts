@@ -1,10 +1,8 @@
 /** @cosmo/manager: the manager service (REST API, worker, health) and its pure parts for tests. */
-export { Authenticator, type AuthStore, TOKEN_PATTERN } from './auth.ts';
-export { installOrder, parseBlueprint, resolveInputs } from './blueprint.ts';
+export { API_PREFIX, ApiError, createServer, errorBody } from './api/index.ts';
+export { Authenticator, type AuthStore, hashPassword, TOKEN_PATTERN, verifyPassword } from './auth/index.ts';
+export { installOrder, parseBlueprint, resolveInputs } from './blueprints/index.ts';
 export { ConfigError, loadConfig, type ManagerConfig } from './config.ts';
-export { ApiError, errorBody } from './errors.ts';
+export { quorum, serviceState, worst } from './health/index.ts';
 export { main } from './main.ts';
-export { hashPassword, verifyPassword } from './passwords.ts';
-export { quorum, serviceState, worst } from './quorum.ts';
-export { API_PREFIX, createServer } from './server.ts';
-export { workflowSteps } from './workflow.ts';
+export { workflowSteps } from './workflows/index.ts';

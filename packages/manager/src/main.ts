@@ -2,17 +2,18 @@
  * `cosmo-manager rest|worker|all`: validates the configuration, migrates the schema, creates the
  * admin, then serves the REST API and/or runs the workflow worker until SIGTERM.
  */
-import { Authenticator } from './auth.ts';
+
+import { createServer } from './api/server.ts';
+import { Authenticator } from './auth/auth.ts';
+import { ensureAdmin, pgAuthStore } from './auth/users.ts';
+import { Queue } from './broker/queue.ts';
 import { ConfigError, loadConfig, ROLES, type Role } from './config.ts';
 import type { AppContext, VersionInfo } from './context.ts';
-import { Database } from './db.ts';
-import { HealthMonitor } from './health.ts';
+import { HealthMonitor } from './health/health.ts';
 import { createLogger } from './log.ts';
-import { migrate } from './migrations.ts';
-import { Queue } from './queue.ts';
-import { createServer } from './server.ts';
-import { ensureAdmin, pgAuthStore } from './users.ts';
-import { Worker } from './worker.ts';
+import { Database } from './storage/db.ts';
+import { migrate } from './storage/migrations.ts';
+import { Worker } from './workflows/worker.ts';
 
 declare const COSMO_VERSION: string | undefined;
 

@@ -1,6 +1,6 @@
 /** What the auth hook attaches to a request: the caller and the tenant it acts in. */
 import type { FastifyRequest } from 'fastify';
-import type { Principal } from '../auth.ts';
+import type { Principal } from '../../auth/auth.ts';
 
 export interface Caller {
   principal: Principal;

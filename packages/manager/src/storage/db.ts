@@ -3,9 +3,9 @@
  * through Patroni and the pool is rebuilt when it moves; otherwise it is the one configured host.
  */
 import pg from 'pg';
-import type { ManagerConfig } from './config.ts';
-import { unavailable } from './errors.ts';
-import type { Logger } from './log.ts';
+import { unavailable } from '../api/errors.ts';
+import type { ManagerConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
 import { findPrimary } from './patroni.ts';
 
 /** Anything that runs a statement: the Database itself or a client inside a transaction. */

@@ -8,9 +8,9 @@
  * reason is kept for health.
  */
 import amqp from 'amqplib';
-import type { HostPort, ManagerConfig } from './config.ts';
-import { unavailable } from './errors.ts';
-import type { Logger } from './log.ts';
+import { unavailable } from '../api/errors.ts';
+import type { HostPort, ManagerConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
 
 export const EXECUTIONS_QUEUE = 'cosmo.executions';
 

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import tarStream from 'tar-stream';
-import { tooLarge } from './bounds.ts';
-import { ApiError, badParameters, invalidBlueprintArchive } from './errors.ts';
+import { tooLarge } from '../api/bounds.ts';
+import { ApiError, badParameters, invalidBlueprintArchive } from '../api/errors.ts';
 
 const MAX_ENTRY_BYTES = 5 * 1024 * 1024;
 /**

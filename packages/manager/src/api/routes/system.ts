@@ -1,9 +1,9 @@
 /** Liveness, status, cluster status, version, maintenance, and the cluster members. */
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../context.ts';
+import type { AppContext } from '../../context.ts';
+import { clusterMembers } from '../../storage/patroni.ts';
 import { conflict, notFound } from '../errors.ts';
 import { pageOf } from '../listing.ts';
-import { clusterMembers } from '../patroni.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   // For load balancers and scripts: no auth, the JSON string "OK" or "FAIL" (Cloudify's body, which

@@ -6,13 +6,13 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import type { ManagerConfig, Role } from './config.ts';
-import type { Database } from './db.ts';
-import type { Logger } from './log.ts';
-import { clusterMembers, memberVersion } from './patroni.ts';
-import type { Queue } from './queue.ts';
+import type { Queue } from '../broker/queue.ts';
+import type { ManagerConfig, Role } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Database } from '../storage/db.ts';
+import { clusterMembers, memberVersion } from '../storage/patroni.ts';
+import type { Worker } from '../workflows/worker.ts';
 import { type ClusterState, type ServiceName, serviceState, worst } from './quorum.ts';
-import type { Worker } from './worker.ts';
 
 export interface NodeHealth {
   db: { ok: boolean; error?: string; primary?: string };

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ApiError } from '../api/errors.ts';
 import {
   Authenticator,
   type AuthStore,
@@ -7,7 +8,6 @@ import {
   throttleDelay,
   type UserRecord,
 } from './auth.ts';
-import { ApiError } from './errors.ts';
 import { hashPassword, sha256Hex, verifyPassword } from './passwords.ts';
 
 /** Users and tokens in memory: storage is PostgreSQL's job, tested in the integration tests. */

@@ -2,8 +2,9 @@
  * Schema migrations, applied at start. Several managers may start at once: a session advisory lock
  * lets one apply them while the others wait, then find nothing left to do.
  */
+
+import type { Logger } from '../log.ts';
 import type { Database } from './db.ts';
-import type { Logger } from './log.ts';
 
 const LOCK_KEY = 0x636f736d6f; // "cosmo"
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { installOrder, parseBlueprint } from './blueprint.ts';
+import { installOrder, parseBlueprint } from '../blueprints/blueprint.ts';
 import { workflowSteps } from './workflow.ts';
 
 const blueprint = `

@@ -4,12 +4,12 @@
  * delivered twice changes nothing: each step's event is keyed, and finished executions are skipped.
  */
 import type amqp from 'amqplib';
-import type { BlueprintPlan } from './blueprint.ts';
-import { type Database, isConnectionError, type Queryable } from './db.ts';
-import { ApiError } from './errors.ts';
-import type { Logger } from './log.ts';
-import { EXECUTIONS_QUEUE, type Queue } from './queue.ts';
-import type { ExecutionRow } from './resources.ts';
+import { ApiError } from '../api/errors.ts';
+import type { ExecutionRow } from '../api/resources.ts';
+import type { BlueprintPlan } from '../blueprints/blueprint.ts';
+import { EXECUTIONS_QUEUE, type Queue } from '../broker/queue.ts';
+import type { Logger } from '../log.ts';
+import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
 import { type Step, workflowSteps } from './workflow.ts';
 
 export interface ExecutionMessage {

@@ -1,10 +1,10 @@
 /** Tokens: `POST /tokens` returns the secret once; later reads show the token without it. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AppContext } from '../context.ts';
+import { randomAlphanumeric, sha256Hex } from '../../auth/passwords.ts';
+import type { AppContext } from '../../context.ts';
 import { badParameters, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
-import { randomAlphanumeric, sha256Hex } from '../passwords.ts';
 import { parseBody } from '../validate.ts';
 import { caller } from './request.ts';
 

@@ -1,11 +1,11 @@
 /** Deployments: created from a blueprint with inputs; one node instance per node template. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { type BlueprintPlan, resolveInputs } from '../blueprint.ts';
-import type { AppContext } from '../context.ts';
+import { randomAlphanumeric } from '../../auth/passwords.ts';
+import { type BlueprintPlan, resolveInputs } from '../../blueprints/blueprint.ts';
+import type { AppContext } from '../../context.ts';
 import { conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
-import { randomAlphanumeric } from '../passwords.ts';
 import {
   ACTIVE_STATUSES,
   type DeploymentRow,

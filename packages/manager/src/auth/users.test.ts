@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Database } from './db.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
+import type { Database } from '../storage/db.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { ensureAdmin } from './users.ts';
 

@@ -9,7 +9,7 @@
  * from any other address is never refused: nobody can lock the admin out by failing on purpose.
  * Unknown users cost a password check too, so they answer in the same time as a wrong password.
  */
-import { ApiError, unauthorized } from './errors.ts';
+import { ApiError, unauthorized } from '../api/errors.ts';
 import { hashPassword, sameDigest, sha256Hex, verifyPassword } from './passwords.ts';
 
 export interface UserRecord {

@@ -1,7 +1,7 @@
 /**
  * Blueprints, deployments, executions and events as stored rows and as the API shows them.
  */
-import type { BlueprintPlan } from './blueprint.ts';
+import type { BlueprintPlan } from '../blueprints/blueprint.ts';
 import type { ListSpec } from './listing.ts';
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);

@@ -4,8 +4,8 @@
  */
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.ts';
 import { checkBounds } from './bounds.ts';
-import type { AppContext } from './context.ts';
 import { ApiError, errorBody, forbidden } from './errors.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
 import { deploymentRoutes } from './routes/deployments.ts';

@@ -4,8 +4,8 @@
  */
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { checkBounds, tooLarge } from './bounds.ts';
-import { ApiError, invalidBlueprint } from './errors.ts';
+import { checkBounds, tooLarge } from '../api/bounds.ts';
+import { ApiError, invalidBlueprint } from '../api/errors.ts';
 
 const inputSchema = z
   .object({

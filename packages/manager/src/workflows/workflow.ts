@@ -3,8 +3,9 @@
  * first (create, configure, start on each); uninstall walks them in reverse (stop, delete).
  * Each step has a key, unique within an execution, that makes recording it idempotent.
  */
-import type { BlueprintPlan } from './blueprint.ts';
-import type { WorkflowId } from './resources.ts';
+
+import type { WorkflowId } from '../api/resources.ts';
+import type { BlueprintPlan } from '../blueprints/blueprint.ts';
 
 export interface Step {
   key: string;

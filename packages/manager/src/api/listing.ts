@@ -3,7 +3,7 @@
  * `_offset`, `_size`, `_sort` (`field` or `-field`, repeatable) and `_include` (comma-separated fields),
  * plus equality filters on the fields a resource allows. Sorting and paging happen in SQL.
  */
-import type { Database } from './db.ts';
+import type { Database } from '../storage/db.ts';
 import { badParameters } from './errors.ts';
 
 export const MAX_PAGE_SIZE = 1000;

@@ -1,7 +1,8 @@
 /** Users and tokens in PostgreSQL: the AuthStore the authenticator reads, and the admin's creation. */
+
+import type { Logger } from '../log.ts';
+import type { Database } from '../storage/db.ts';
 import { type AuthStore, type TokenRecord, throttleDelay, type UserRecord } from './auth.ts';
-import type { Database } from './db.ts';
-import type { Logger } from './log.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 
 interface UserRow {

@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AppContext } from '../context.ts';
+import { EXECUTIONS_QUEUE } from '../../broker/queue.ts';
+import type { AppContext } from '../../context.ts';
 import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
-import { EXECUTIONS_QUEUE } from '../queue.ts';
 import {
   ACTIVE_STATUSES,
   type ExecutionRow,

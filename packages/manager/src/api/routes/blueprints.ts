@@ -4,9 +4,9 @@
  */
 import type {} from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { blueprintFromArchive } from '../archive.ts';
-import { parseBlueprint } from '../blueprint.ts';
-import type { AppContext } from '../context.ts';
+import { blueprintFromArchive } from '../../blueprints/archive.ts';
+import { parseBlueprint } from '../../blueprints/blueprint.ts';
+import type { AppContext } from '../../context.ts';
 import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import { type BlueprintRow, blueprintItem, blueprintList } from '../resources.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../api/errors.ts';
 import { parseBlueprint, resolveInputs } from './blueprint.ts';
-import { ApiError } from './errors.ts';
 
 function failure(text: string): ApiError {
   try {

@@ -1,0 +1,3 @@
+/** Blueprints: parsing and validating the YAML, and reading archives. */
+export * from './archive.ts';
+export * from './blueprint.ts';

@@ -1,0 +1,2 @@
+/** The message broker: one connection, publishers with confirms, consumers that come back. */
+export * from './queue.ts';
