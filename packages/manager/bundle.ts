@@ -3,7 +3,7 @@
  * dependencies inside) and the Node 24 binary that runs it. Run by the image builder before it
  * hashes images/manager; both outputs are deterministic, so an unchanged tree keeps its hash.
  */
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -45,6 +45,22 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// ctx, the command operations' scripts call: on its own, started by the image's node.
+await build({
+  entryPoints: [path.join(here, 'src/workflows/ctx-client.ts')],
+  outfile: path.join(out, 'ctx'),
+  bundle: true,
+  platform: 'node',
+  // CommonJS: a file without an extension is loaded as CommonJS.
+  format: 'cjs',
+  target: `node${NODE_MAJOR}`,
+  minify: true,
+  legalComments: 'none',
+  banner: { js: '#!/usr/local/bin/node' },
+  logLevel: 'warning',
+});
+await chmod(path.join(out, 'ctx'), 0o755);
 
 const target = path.join(out, 'node');
 const [source, existing] = await Promise.all([stat(process.execPath), stat(target).catch(() => undefined)]);

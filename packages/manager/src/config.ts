@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 export const ROLES = ['rest', 'worker', 'all'] as const;
@@ -54,8 +55,21 @@ export interface ManagerConfig {
   maxUploadBytes: number;
   /** On SIGTERM, how long `/ok` fails while requests are still served (a load balancer's detection time). */
   drainSeconds: number;
-  /** Simulated time per lifecycle operation, for demos and fault tests. */
+  /** Simulated time per lifecycle operation without a script, for demos and fault tests. */
   stepDelayMs: number;
+  operations: {
+    /** Where each operation gets its private folder (working folder and ctx socket). */
+    dir: string;
+    /**
+     * Scripts run as uid/gid base + n, one n per running operation, so that no script can read the
+     * manager's files or another operation's; 0: as the manager's own user (development only).
+     */
+    uidBase: number;
+    /** PATH of a script: where `ctx`, bash and python3 are. */
+    path: string;
+    /** Longest an operation may run when the blueprint gives no timeout. */
+    timeoutSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -240,6 +254,12 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     },
     maxUploadBytes: r.int('COSMO_MAX_UPLOAD_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     stepDelayMs: r.int('COSMO_STEP_DELAY_MS', 0, 0, 60_000),
+    operations: {
+      dir: r.string('COSMO_OPERATIONS_DIR', path.join(os.tmpdir(), 'cosmo-operations')),
+      uidBase: r.int('COSMO_OPERATIONS_UID_BASE', 0, 0, 2 ** 31 - 1000),
+      path: r.string('COSMO_OPERATIONS_PATH', '/opt/cosmo/bin:/usr/local/bin:/usr/bin:/bin'),
+      timeoutSeconds: r.int('COSMO_OPERATION_TIMEOUT_SECONDS', 3600, 1, 86_400),
+    },
     drainSeconds: r.int('COSMO_DRAIN_SECONDS', 0, 0, 300),
   };
   if (config.heartbeat.staleSeconds <= config.heartbeat.intervalSeconds) {

@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   await ensureAdmin(db, config.admin.username, config.admin.password, log);
 
   const queue = new Queue(config.mq, log);
-  const worker = role === 'rest' ? undefined : new Worker(db, queue, log, config.stepDelayMs);
+  const worker = role === 'rest' ? undefined : new Worker(db, queue, log, config);
   await worker?.start();
   queue.start();
 

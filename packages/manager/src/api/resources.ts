@@ -111,12 +111,20 @@ export const EXECUTION_STATUSES = [
   'pending',
   'started',
   'cancelling',
+  'force_cancelling',
+  'kill_cancelling',
   'terminated',
   'failed',
   'cancelled',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['pending', 'started', 'cancelling'];
+export const CANCELLING_STATUSES: readonly ExecutionStatus[] = [
+  'cancelling',
+  'force_cancelling',
+  'kill_cancelling',
+];
+export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['pending', 'started', ...CANCELLING_STATUSES];
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['terminated', 'failed', 'cancelled'];
 
 export interface ExecutionRow {
   id: string;
@@ -131,6 +139,9 @@ export interface ExecutionRow {
   created_at: Date;
   started_at: Date | null;
   ended_at: Date | null;
+  is_dry_run: boolean;
+  /** The manager whose worker ran it last. */
+  worker: string | null;
 }
 
 export const executionItem = (row: ExecutionRow) => ({
@@ -147,7 +158,7 @@ export const executionItem = (row: ExecutionRow) => ({
   parameters: row.parameters,
   tenant_name: row.tenant,
   created_by: row.created_by,
-  is_dry_run: false,
+  is_dry_run: row.is_dry_run ?? false,
   is_system_workflow: false,
   visibility: 'tenant',
 });

@@ -2,6 +2,7 @@
  * Blueprint archives as the Cloudify client uploads them (.tar.gz, .tar or .zip, usually with one
  * top folder): the YAML named by application_file_name is taken out.
  */
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
@@ -99,8 +100,14 @@ export async function archiveFiles(buffer: Buffer): Promise<Map<string, Buffer>>
   throw invalidBlueprintArchive('the blueprint archive is not a .tar.gz, .tar or .zip file');
 }
 
-/** The YAML text of `fileName` inside the archive: at its root or under one top folder. */
-export async function blueprintFromArchive(buffer: Buffer, fileName: string): Promise<string> {
+/** A blueprint from an archive: its main YAML and every file, by path relative to that YAML's folder. */
+export interface ArchivedBlueprint {
+  yaml: string;
+  files: Map<string, Buffer>;
+}
+
+/** `fileName` inside the archive (at its root or under one top folder), and the files beside it. */
+export async function blueprintFromArchive(buffer: Buffer, fileName: string): Promise<ArchivedBlueprint> {
   if (!/^[^/\\]+\.ya?ml$/.test(fileName) || fileName.includes('..')) {
     throw badParameters(
       `application_file_name '${fileName}' must be a .yaml or .yml file name without folders`,
@@ -117,5 +124,10 @@ export async function blueprintFromArchive(buffer: Buffer, fileName: string): Pr
       `the archive holds no ${fileName} at its root or under one top folder (YAML files found: ${yamls.join(', ') || 'none'})`,
     );
   }
-  return files.get(found)!.toString('utf8');
+  const folder = found.slice(0, found.length - fileName.length);
+  const beside = new Map<string, Buffer>();
+  for (const [name, data] of files) {
+    if (name.startsWith(folder)) beside.set(path.posix.normalize(name.slice(folder.length)), data);
+  }
+  return { yaml: files.get(found)!.toString('utf8'), files: beside };
 }

@@ -27,7 +27,7 @@ outputs:
   url: {value: http://app}
 `);
     expect(plan.description).toBe('two nodes');
-    expect(plan.nodes.app).toEqual({ type: 'web', properties: {}, targets: ['vm'] });
+    expect(plan.nodes.app).toMatchObject({ type: 'web', properties: {}, targets: ['vm'], operations: {} });
     expect(plan.nodes.vm?.properties).toEqual({ size: 'small' });
     expect(Object.keys(plan.inputs)).toEqual(['port', 'name']);
   });

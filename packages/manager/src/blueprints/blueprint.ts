@@ -6,6 +6,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { checkBounds, tooLarge } from '../api/bounds.ts';
 import { ApiError, invalidBlueprint } from '../api/errors.ts';
+import { type BlueprintShape, checkFunctions } from './functions.ts';
+import { nodeOperations, type OperationSpec, relationshipOperations } from './operations.ts';
 
 const inputSchema = z
   .object({
@@ -15,7 +17,14 @@ const inputSchema = z
   })
   .loose();
 
-const relationshipSchema = z.object({ type: z.string().min(1), target: z.string().min(1) }).loose();
+const relationshipSchema = z
+  .object({
+    type: z.string().min(1),
+    target: z.string().min(1),
+    source_interfaces: z.record(z.string(), z.unknown()).optional(),
+    target_interfaces: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
 
 const nodeSchema = z
   .object({
@@ -39,10 +48,28 @@ const blueprintSchema = z
 
 export type BlueprintNode = z.infer<typeof nodeSchema>;
 
+export interface PlanRelationship {
+  type: string;
+  target: string;
+  /** Relationship operations run for the source node and for the target node, by operation name. */
+  source_operations: Record<string, OperationSpec>;
+  target_operations: Record<string, OperationSpec>;
+}
+
+export interface PlanNode {
+  type: string;
+  /** As written: functions in them are evaluated when an operation runs. */
+  properties: Record<string, unknown>;
+  targets: string[];
+  /** Lifecycle operations by short name (create, configure, …); absent in plans stored before them. */
+  operations?: Record<string, OperationSpec>;
+  relationships?: PlanRelationship[];
+}
+
 export interface BlueprintPlan {
   description: string | null;
   inputs: Record<string, { type?: string; description?: string; default?: unknown }>;
-  nodes: Record<string, { type: string; properties: Record<string, unknown>; targets: string[] }>;
+  nodes: Record<string, PlanNode>;
   outputs: Record<string, unknown>;
   /** Node templates in install order: every node after the nodes it has relationships to. */
   installOrder: string[];
@@ -87,7 +114,11 @@ export const BLUEPRINT_LIMITS = {
   maxChars: 2 * 1024 * 1024,
 };
 
-export function parseBlueprint(text: string): BlueprintPlan {
+/**
+ * `files`: the paths in the blueprint's archive (relative to the folder of its main YAML), which
+ * script operations must name; undefined for a YAML upload, which can hold no scripts.
+ */
+export function parseBlueprint(text: string, files?: ReadonlySet<string>): BlueprintPlan {
   if (Buffer.byteLength(text) > BLUEPRINT_LIMITS.maxBytes) {
     throw tooLarge(`the blueprint YAML is larger than ${BLUEPRINT_LIMITS.maxBytes} bytes (the limit)`);
   }
@@ -135,10 +166,21 @@ export function parseBlueprint(text: string): BlueprintPlan {
       }
       return relationship.target;
     });
-    nodes[name] = { type: node.type, properties: node.properties ?? {}, targets };
+    nodes[name] = {
+      type: node.type,
+      properties: node.properties ?? {},
+      targets,
+      operations: nodeOperations(node.interfaces, `node_templates.${name}.interfaces`, files),
+      relationships: (node.relationships ?? []).map((relationship, i) => ({
+        type: relationship.type,
+        target: relationship.target,
+        ...relationshipOperations(relationship, `node_templates.${name}.relationships[${i}]`, files),
+      })),
+    };
   }
   const inputs: BlueprintPlan['inputs'] = {};
   for (const [name, input] of Object.entries(blueprint.inputs ?? {})) inputs[name] = input ?? {};
+  checkPlanFunctions(inputs, nodes, blueprint.outputs ?? {});
   return {
     description: blueprint.description ?? null,
     inputs,
@@ -146,6 +188,58 @@ export function parseBlueprint(text: string): BlueprintPlan {
     outputs: blueprint.outputs ?? {},
     installOrder: installOrder(Object.fromEntries(Object.entries(nodes).map(([n, v]) => [n, v.targets]))),
   };
+}
+
+/** Every script a plan's operations name. */
+export function scriptsOf(plan: BlueprintPlan): string[] {
+  const specs = Object.values(plan.nodes).flatMap((node) => [
+    ...Object.values(node.operations ?? {}),
+    ...(node.relationships ?? []).flatMap((r) => [
+      ...Object.values(r.source_operations),
+      ...Object.values(r.target_operations),
+    ]),
+  ]);
+  return [...new Set(specs.map((spec) => spec.script))];
+}
+
+/** Every intrinsic function of the blueprint, where it is written (see functions.ts). */
+function checkPlanFunctions(
+  inputs: BlueprintPlan['inputs'],
+  nodes: BlueprintPlan['nodes'],
+  outputs: Record<string, unknown>,
+): void {
+  const shape: BlueprintShape = { inputs, nodes };
+  for (const [name, node] of Object.entries(nodes)) {
+    for (const [key, value] of Object.entries(node.properties)) {
+      checkFunctions(
+        value,
+        `node_templates.${name}.properties.${key}`,
+        { self: name, inProperties: true },
+        shape,
+        [`${name}.properties.${key}`],
+      );
+    }
+    for (const [op, spec] of Object.entries(node.operations ?? {})) {
+      checkFunctions(spec.inputs, `node_templates.${name}.interfaces.${op}.inputs`, { self: name }, shape);
+    }
+    (node.relationships ?? []).forEach((relationship, i) => {
+      const scope = { source: name, target: relationship.target };
+      for (const [side, ops] of [
+        ['source_interfaces', relationship.source_operations],
+        ['target_interfaces', relationship.target_operations],
+      ] as const) {
+        for (const [op, spec] of Object.entries(ops)) {
+          checkFunctions(
+            spec.inputs,
+            `node_templates.${name}.relationships[${i}].${side}.${op}.inputs`,
+            scope,
+            shape,
+          );
+        }
+      }
+    });
+  }
+  for (const [name, output] of Object.entries(outputs)) checkFunctions(output, `outputs.${name}`, {}, shape);
 }
 
 /** Deployment inputs checked against the blueprint: unknown ones and missing required ones are refused. */

@@ -62,7 +62,8 @@ export class Database {
       user: this.config.user,
       password: this.config.password,
       ssl: this.ssl(),
-      max: 10,
+      // Each running execution holds one connection for its lock (worker.ts): room for them and the API.
+      max: 16,
       connectionTimeoutMillis: 3_000,
       idleTimeoutMillis: 30_000,
       // A primary that died mid-query never answers: 5 s, then the request fails and Patroni is asked.
@@ -140,6 +141,34 @@ export class Database {
   }
 
   /** A dedicated client (for advisory locks held across statements). */
+  /**
+   * Runs fn holding a session advisory lock named `name`, waiting while another session holds it.
+   * The lock lives as long as its connection: a holder that dies (its manager killed) lets the next
+   * one in. Used so that one execution never runs in two workers at once.
+   */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken = false;
+    client.on('error', () => {
+      broken = true;
+    });
+    try {
+      // Polled rather than waited for in the server: a blocking call would outlast query_timeout.
+      for (;;) {
+        const { rows } = await client.query<{ locked: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+          [name],
+        );
+        if (rows[0]?.locked) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      return await fn();
+    } finally {
+      if (!broken) await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]).catch(() => {});
+      client.release(broken);
+    }
+  }
+
   async connect(): Promise<pg.PoolClient> {
     return (await this.currentPool()).connect();
   }

@@ -118,6 +118,22 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (username, source)
    );
    ALTER TABLE users DROP COLUMN failed_logins, DROP COLUMN locked_until;`,
+  // 3: real operations: the scripts of a blueprint, runtime properties, who runs an execution.
+  `CREATE TABLE blueprint_files (
+     tenant text NOT NULL,
+     blueprint_id text NOT NULL,
+     path text NOT NULL,
+     content bytea NOT NULL,
+     PRIMARY KEY (tenant, blueprint_id, path),
+     FOREIGN KEY (tenant, blueprint_id) REFERENCES blueprints (tenant, id) ON DELETE CASCADE
+   );
+   ALTER TABLE node_instances ADD COLUMN runtime_properties jsonb NOT NULL DEFAULT '{}';
+   ALTER TABLE executions ADD COLUMN worker text, ADD COLUMN is_dry_run boolean NOT NULL DEFAULT false;
+   CREATE TABLE maintenance (
+     id boolean PRIMARY KEY DEFAULT true CHECK (id),
+     activated_at timestamptz,
+     requested_by text NOT NULL DEFAULT ''
+   );`,
 ];
 
 export async function migrate(db: Database, log: Logger): Promise<number> {

@@ -1,24 +1,33 @@
 /**
- * The workflow worker: takes an execution from the queue, walks its steps, records one event per
- * lifecycle operation, and acknowledges the message only after its last database commit. A message
- * delivered twice changes nothing: each step's event is keyed, and finished executions are skipped.
+ * The workflow worker: takes an execution from the queue, walks its steps, runs each operation's
+ * script (operation.ts), records the events, and acknowledges the message only after its last
+ * database commit. Every manager runs one, all consuming the same queue: when a worker dies, the
+ * broker redelivers its executions to another, which goes on from the step that was interrupted
+ * (that operation runs again, as in Cloudify). A message delivered twice changes nothing else: each
+ * event is keyed, and finished executions are skipped.
  */
 import type amqp from 'amqplib';
 import { ApiError } from '../api/errors.ts';
-import type { ExecutionRow } from '../api/resources.ts';
+import { CANCELLING_STATUSES, type ExecutionRow, TERMINAL_STATUSES } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
 import { EXECUTIONS_QUEUE, type Queue } from '../broker/queue.ts';
+import type { ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
+import { OperationFailed, runOperation } from './operation.ts';
 import { type Step, workflowSteps } from './workflow.ts';
 
 export interface ExecutionMessage {
   execution_id: string;
 }
 
-const TERMINAL = new Set(['terminated', 'failed', 'cancelled']);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
-/** Records an event once: the step key makes a second attempt (a redelivery) a no-op. */
+/**
+ * Records an event once (the key makes a second attempt, a redelivery, a no-op), and never once
+ * the execution has ended: nothing is written after `cancelled`. An execution's last event is
+ * written in the transaction that ends it, before its status changes.
+ */
 async function recordEvent(
   db: Queryable,
   executionId: string,
@@ -29,7 +38,9 @@ async function recordEvent(
 ): Promise<void> {
   await db.query(
     `INSERT INTO events (execution_id, step_key, event_type, message, node_id, node_instance_id, operation)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (execution_id, step_key) DO NOTHING`,
+     SELECT $1, $2, $3, $4, $5, $6, $7 FROM executions
+     WHERE id = $1 AND status NOT IN ('terminated', 'failed', 'cancelled')
+     ON CONFLICT (execution_id, step_key) DO NOTHING`,
     [
       executionId,
       key,
@@ -46,14 +57,14 @@ export class Worker {
   private readonly db: Database;
   private readonly queue: Queue;
   private readonly log: Logger;
-  private readonly stepDelayMs: number;
+  private readonly config: ManagerConfig;
   active = 0;
 
-  constructor(db: Database, queue: Queue, log: Logger, stepDelayMs: number) {
+  constructor(db: Database, queue: Queue, log: Logger, config: ManagerConfig) {
     this.db = db;
     this.queue = queue;
     this.log = log;
-    this.stepDelayMs = stepDelayMs;
+    this.config = config;
   }
 
   async start(): Promise<void> {
@@ -77,8 +88,13 @@ export class Worker {
         channel.ack(message);
         return;
       }
-      const outcome = await this.run(parsed.execution_id, () => channelClosed).catch(
-        async (error: unknown) => {
+      // One worker at a time per execution: a redelivery (the broker lost this consumer, not its
+      // manager) waits here until the first run ends, then finds the execution finished.
+      const outcome = await this.db
+        .withLock(`execution:${parsed.execution_id}`, () =>
+          this.run(parsed.execution_id, () => channelClosed),
+        )
+        .catch(async (error: unknown) => {
           if (isConnectionError(error) || (error instanceof ApiError && error.status === 503)) {
             // The database is away: leave the message to be redelivered once it is back.
             await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -86,8 +102,7 @@ export class Worker {
           }
           await this.fail(parsed.execution_id, error).catch(() => {});
           return 'done' as const;
-        },
-      );
+        });
       if (channelClosed) return; // the broker redelivers it; the redelivery resumes where this stopped
       if (outcome === 'done') channel.ack(message);
       else channel.nack(message, false, true);
@@ -108,29 +123,35 @@ export class Worker {
       return 'done';
     }
     if (TERMINAL.has(execution.status)) return 'done';
-    if (execution.status === 'cancelling') return this.cancel(executionId);
+    if (CANCELLING_STATUSES.includes(execution.status)) return this.cancel(executionId);
 
     await this.db.query(
-      "UPDATE executions SET status = 'started', started_at = coalesce(started_at, now()) WHERE id = $1 AND status = 'pending'",
-      [executionId],
+      "UPDATE executions SET status = CASE WHEN status = 'pending' THEN 'started' ELSE status END, started_at = coalesce(started_at, now()), worker = $2 WHERE id = $1",
+      [executionId, this.config.nodeName],
     );
     await recordEvent(
       this.db,
       executionId,
       'workflow:started',
       'workflow_started',
-      `Starting '${execution.workflow_id}' workflow execution`,
+      `Starting '${execution.workflow_id}' workflow execution${execution.is_dry_run ? ' (dry run: no operation runs)' : ''}`,
     );
 
     const blueprint = await this.db.query<{ plan: BlueprintPlan }>(
       'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
       [execution.tenant, execution.blueprint_id],
     );
+    const deployment = await this.db.query<{ inputs: Record<string, unknown> }>(
+      'SELECT inputs FROM deployments WHERE tenant = $1 AND id = $2',
+      [execution.tenant, execution.deployment_id],
+    );
     const instances = await this.db.query<{ id: string; node_id: string }>(
       'SELECT id, node_id FROM node_instances WHERE tenant = $1 AND deployment_id = $2',
       [execution.tenant, execution.deployment_id],
     );
-    const steps = workflowSteps(execution.workflow_id, blueprint.rows[0]!.plan, instances.rows);
+    const plan = blueprint.rows[0]!.plan;
+    const steps = workflowSteps(execution.workflow_id, plan, instances.rows);
+    const instanceOf = Object.fromEntries(instances.rows.map((row) => [row.node_id, row.id]));
     const done = new Set(
       (
         await this.db.query<{ step_key: string }>('SELECT step_key FROM events WHERE execution_id = $1', [
@@ -138,43 +159,74 @@ export class Worker {
         ])
       ).rows.map((row) => row.step_key),
     );
+    const status = async () =>
+      (await this.db.query<{ status: string }>('SELECT status FROM executions WHERE id = $1', [executionId]))
+        .rows[0]?.status;
+    const record = (key: string, type: string, text: string, step?: Step) =>
+      recordEvent(this.db, executionId, key, type, text, step);
+    const ignoreFailure = [true, 'true'].includes(execution.parameters.ignore_failure as boolean | string);
 
     for (const step of steps) {
       if (done.has(step.key)) continue;
       if (stopped()) return 'retry';
-      const status = await this.db.query<{ status: string }>('SELECT status FROM executions WHERE id = $1', [
-        executionId,
-      ]);
-      if (status.rows[0]?.status === 'cancelling') return this.cancel(executionId);
-      if (this.stepDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.stepDelayMs));
+      const now = await status();
+      if (now && CANCELLING_STATUSES.includes(now as ExecutionRow['status'])) return this.cancel(executionId);
+      const what = `'${step.operation}' on ${step.nodeInstanceId}`;
+      let message = `${what} succeeded`;
+      if (execution.is_dry_run) {
+        message = `${what}: dry run, ${step.spec ? `${step.spec.script} not run` : 'nothing to run'}`;
+      } else if (!step.spec) {
+        if (this.config.stepDelayMs > 0)
+          await new Promise((resolve) => setTimeout(resolve, this.config.stepDelayMs));
+        message = `${what}: no implementation, nothing to run`;
+      } else {
+        try {
+          const outcome = await runOperation({
+            db: this.db,
+            config: this.config.operations,
+            execution,
+            plan,
+            inputs: deployment.rows[0]?.inputs ?? {},
+            instanceOf,
+            step,
+            record,
+            status,
+          });
+          if (outcome === 'cancelled') return this.cancel(executionId);
+        } catch (error) {
+          if (!(error instanceof OperationFailed) || !ignoreFailure) throw error;
+          message = `${what} failed and was ignored (ignore_failure): ${error.message}`;
+        }
+      }
       await this.db.transaction(async (client) => {
-        await recordEvent(
-          client,
-          executionId,
-          step.key,
-          'operation_succeeded',
-          `'${step.operation}' on ${step.nodeInstanceId} succeeded`,
-          step,
-        );
-        await client.query('UPDATE node_instances SET state = $1 WHERE tenant = $2 AND id = $3', [
-          step.state,
-          execution.tenant,
-          step.nodeInstanceId,
-        ]);
+        await recordEvent(client, executionId, step.key, 'operation_succeeded', message, step);
+        if (step.state && !execution.is_dry_run) {
+          await client.query('UPDATE node_instances SET state = $1 WHERE tenant = $2 AND id = $3', [
+            step.state,
+            execution.tenant,
+            step.nodeInstanceId,
+          ]);
+        }
       });
     }
 
+    // A cancel that came as the last step ended still ends the execution, as cancelled.
     await this.db.transaction(async (client) => {
+      const { rows: now } = await client.query<{ status: string }>(
+        'SELECT status FROM executions WHERE id = $1 FOR UPDATE',
+        [executionId],
+      );
+      const cancelled = CANCELLING_STATUSES.includes(now[0]?.status as ExecutionRow['status']);
       await recordEvent(
         client,
         executionId,
-        'workflow:succeeded',
-        'workflow_succeeded',
-        `'${execution.workflow_id}' workflow execution succeeded`,
+        cancelled ? 'workflow:cancelled' : 'workflow:succeeded',
+        cancelled ? 'workflow_cancelled' : 'workflow_succeeded',
+        cancelled ? 'Execution cancelled' : `'${execution.workflow_id}' workflow execution succeeded`,
       );
       await client.query(
-        "UPDATE executions SET status = 'terminated', ended_at = now() WHERE id = $1 AND status IN ('pending', 'started')",
-        [executionId],
+        "UPDATE executions SET status = $2, ended_at = now() WHERE id = $1 AND status NOT IN ('terminated', 'failed', 'cancelled')",
+        [executionId, cancelled ? 'cancelled' : 'terminated'],
       );
     });
     return 'done';

@@ -5,7 +5,7 @@
 import type {} from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { blueprintFromArchive } from '../../blueprints/archive.ts';
-import { parseBlueprint } from '../../blueprints/blueprint.ts';
+import { parseBlueprint, scriptsOf } from '../../blueprints/blueprint.ts';
 import type { AppContext } from '../../context.ts';
 import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
@@ -16,6 +16,8 @@ import { caller } from './request.ts';
 interface Upload {
   fileName: string;
   yaml: string;
+  /** An archive's files beside the YAML; none for a YAML upload. */
+  files: Map<string, Buffer> | undefined;
 }
 
 function fileNameFrom(params: unknown, query: Query): string {
@@ -59,15 +61,15 @@ async function readUpload(request: FastifyRequest): Promise<Upload> {
     if (!archive)
       throw badParameters('missing blueprint_archive: the multipart upload carries no archive file');
     const fileName = fileNameFrom(params, query);
-    return { fileName, yaml: await blueprintFromArchive(archive, fileName) };
+    return { fileName, ...(await blueprintFromArchive(archive, fileName)) };
   }
   const body = request.body;
   if (Buffer.isBuffer(body)) {
     const fileName = fileNameFrom(undefined, query);
-    return { fileName, yaml: await blueprintFromArchive(body, fileName) };
+    return { fileName, ...(await blueprintFromArchive(body, fileName)) };
   }
   if (typeof body === 'string' && body.trim() !== '') {
-    return { fileName: fileNameFrom(undefined, query), yaml: body };
+    return { fileName: fileNameFrom(undefined, query), yaml: body, files: undefined };
   }
   throw badParameters(
     'no blueprint: send multipart with blueprint_archive, an archive (application/octet-stream) or YAML (application/yaml)',
@@ -79,14 +81,25 @@ export function blueprintRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { tenant, principal } = caller(request);
     const id = checkId('blueprint', request.params.id);
     const upload = await readUpload(request);
-    const plan = parseBlueprint(upload.yaml);
-    const { rows } = await ctx.db.query<BlueprintRow>(
-      `INSERT INTO blueprints (tenant, id, main_file_name, description, plan, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, id) DO NOTHING RETURNING *`,
-      [tenant, id, upload.fileName, plan.description, JSON.stringify(plan), principal.username],
-    );
-    if (!rows[0]) throw conflict(`blueprint '${id}' already exists in tenant ${tenant}`);
-    return reply.code(201).send(blueprintItem(rows[0]));
+    const plan = parseBlueprint(upload.yaml, upload.files ? new Set(upload.files.keys()) : undefined);
+    // The scripts its operations name are kept with it: any manager's worker may run them.
+    const scripts = new Set(scriptsOf(plan));
+    const row = await ctx.db.transaction(async (client) => {
+      const { rows } = await client.query<BlueprintRow>(
+        `INSERT INTO blueprints (tenant, id, main_file_name, description, plan, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, id) DO NOTHING RETURNING *`,
+        [tenant, id, upload.fileName, plan.description, JSON.stringify(plan), principal.username],
+      );
+      if (!rows[0]) throw conflict(`blueprint '${id}' already exists in tenant ${tenant}`);
+      for (const script of scripts) {
+        await client.query(
+          'INSERT INTO blueprint_files (tenant, blueprint_id, path, content) VALUES ($1, $2, $3, $4)',
+          [tenant, id, script, upload.files!.get(script)!],
+        );
+      }
+      return rows[0];
+    });
+    return reply.code(201).send(blueprintItem(row));
   });
 
   app.get('/blueprints', async (request) =>

@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomAlphanumeric } from '../../auth/passwords.ts';
 import { type BlueprintPlan, resolveInputs } from '../../blueprints/blueprint.ts';
+import { evaluate } from '../../blueprints/functions.ts';
 import type { AppContext } from '../../context.ts';
-import { conflict, notFound } from '../errors.ts';
+import { liveValues } from '../../workflows/operation.ts';
+import { ApiError, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import {
   ACTIVE_STATUSES,
@@ -69,6 +71,33 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
       includeFrom(request.query as Query),
     ),
   );
+
+  // Outputs are evaluated on every read, against the runtime properties as they are now.
+  app.get<{ Params: { id: string } }>('/deployments/:id/outputs', async (request) => {
+    const { tenant } = caller(request);
+    const deployment = await find(tenant, request.params.id);
+    const { rows } = await ctx.db.query<{ plan: BlueprintPlan }>(
+      'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
+      [tenant, deployment.blueprint_id],
+    );
+    const plan = rows[0]!.plan;
+    const values = await liveValues(ctx.db, tenant, deployment.id, plan, deployment.inputs);
+    const outputs: Record<string, unknown> = {};
+    for (const [name, output] of Object.entries(plan.outputs)) {
+      const value =
+        output !== null && typeof output === 'object' && 'value' in output ? output.value : output;
+      try {
+        outputs[name] = evaluate(value, {}, values) ?? null;
+      } catch (error) {
+        throw new ApiError(
+          400,
+          'deployment_outputs_evaluation_error',
+          `output '${name}' of deployment '${deployment.id}' cannot be evaluated: ${(error as Error).message}`,
+        );
+      }
+    }
+    return { deployment_id: deployment.id, outputs };
+  });
 
   app.delete<{ Params: { id: string } }>('/deployments/:id', async (request, reply) => {
     const { tenant } = caller(request);

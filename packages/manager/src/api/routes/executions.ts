@@ -20,15 +20,43 @@ import {
 import { parseBody } from '../validate.ts';
 import { caller } from './request.ts';
 
+/** Cloudify's REST client sends its flags as the strings "true"/"false", and null for what it leaves out. */
+const flag = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value === null ? undefined : value),
+  z.boolean().optional(),
+);
+const optionalText = z.string().nullable().optional();
+
 const startSchema = z
   .object({
     deployment_id: z.string().min(1, 'is required'),
     workflow_id: z.string().min(1, 'is required'),
     parameters: z.record(z.string(), z.unknown()).nullable().optional(),
-    force: z.boolean().optional(),
-    dry_run: z.boolean().optional(),
+    force: flag,
+    dry_run: flag,
+    queue: flag,
+    allow_custom_parameters: flag,
+    wait_after_fail: z.number().nullable().optional(),
+    scheduled_time: optionalText,
+    force_status: optionalText,
+    created_by: optionalText,
+    created_at: optionalText,
+    started_at: optionalText,
+    ended_at: optionalText,
+    id: optionalText,
+    execution_group_id: optionalText,
   })
   .loose();
+
+/** The parameters install and uninstall take, as Cloudify's do. */
+const WORKFLOW_PARAMETERS = new Set([
+  'task_retries',
+  'task_retry_interval',
+  'ignore_failure',
+  'type_names',
+  'node_ids',
+  'node_instance_ids',
+]);
 
 const actionSchema = z.object({ action: z.enum(['cancel', 'force-cancel', 'kill']) }).loose();
 
@@ -45,7 +73,17 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
         `workflow '${body.workflow_id}' does not exist; deployments have ${WORKFLOWS.join(', ')}`,
       );
     }
-    if (body.dry_run) throw badParameters('dry_run executions are not supported');
+    if (body.scheduled_time)
+      throw badParameters('scheduled_time is not supported: start the execution when it should run');
+    const parameters = body.parameters ?? {};
+    const custom = Object.keys(parameters).filter((name) => !WORKFLOW_PARAMETERS.has(name));
+    if (custom.length > 0 && !body.allow_custom_parameters) {
+      throw new ApiError(
+        400,
+        'illegal_execution_parameter_error',
+        `workflow '${body.workflow_id}' takes no parameter(s) ${custom.join(', ')} (it takes ${[...WORKFLOW_PARAMETERS].join(', ')}); pass allow_custom_parameters to send them anyway`,
+      );
+    }
     const id = randomUUID();
     const execution = await ctx.db.transaction(async (client) => {
       // The row lock makes "no other running execution" hold under concurrent requests.
@@ -66,16 +104,17 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
         );
       }
       const { rows } = await client.query<ExecutionRow>(
-        `INSERT INTO executions (id, tenant, deployment_id, blueprint_id, workflow_id, parameters, status, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING *`,
+        `INSERT INTO executions (id, tenant, deployment_id, blueprint_id, workflow_id, parameters, status, created_by, is_dry_run)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING *`,
         [
           id,
           tenant,
           body.deployment_id,
           deployment.rows[0].blueprint_id,
           body.workflow_id,
-          JSON.stringify(body.parameters ?? {}),
+          JSON.stringify(parameters),
           principal.username,
+          body.dry_run ?? false,
         ],
       );
       return rows[0]!;
@@ -124,13 +163,18 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
         `execution ${execution.id} is already ${execution.status}; only a running execution can be cancelled`,
       );
     }
-    // A pending execution has not started: it is cancelled at once and the worker will skip it.
+    // A pending execution has not started: it is cancelled at once and the worker will skip it. A
+    // running one is marked; its worker stops between operations (cancel) or ends the running
+    // script at once (force-cancel, kill), then writes `cancelled`.
+    const marking = { cancel: 'cancelling', 'force-cancel': 'force_cancelling', kill: 'kill_cancelling' }[
+      action
+    ];
     const { rows } = await ctx.db.query<ExecutionRow>(
       `UPDATE executions SET
-         status = CASE WHEN status = 'pending' OR $2 THEN 'cancelled' ELSE 'cancelling' END,
-         ended_at = CASE WHEN status = 'pending' OR $2 THEN now() ELSE ended_at END
+         status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE $2 END,
+         ended_at = CASE WHEN status = 'pending' THEN now() ELSE ended_at END
        WHERE id = $1 AND status = ANY($3) RETURNING *`,
-      [execution.id, action !== 'cancel', ACTIVE_STATUSES],
+      [execution.id, marking, ACTIVE_STATUSES],
     );
     if (!rows[0]) throw conflict(`execution ${execution.id} finished while being cancelled`);
     return executionItem(rows[0]);

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../api/errors.ts';
+import { parseBlueprint } from './blueprint.ts';
+import { evaluate, type Values } from './functions.ts';
+
+const refused = (yaml: string): string => {
+  try {
+    parseBlueprint(yaml);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(400);
+    return (error as ApiError).message;
+  }
+  throw new Error('the blueprint was accepted');
+};
+
+const HEAD = 'tosca_definitions_version: cloudify_dsl_1_4\ninputs:\n  port: {default: 8080}\n';
+
+describe('intrinsic functions at upload', () => {
+  it('refuses an unknown function, naming where it is', () => {
+    expect(refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_inptu: port}}}\n`)).toMatch(
+      /node_templates\.a\.properties\.x: unknown intrinsic function get_inptu/,
+    );
+  });
+
+  it('refuses get_input of an input the blueprint does not declare', () => {
+    expect(refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_input: nope}}}\n`)).toMatch(
+      /node_templates\.a\.properties\.x\.get_input: 'nope' is not a declared input \(declared: port\)/,
+    );
+  });
+
+  it('refuses a circular get_attribute between two nodes, with the loop', () => {
+    const message = refused(
+      `${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_attribute: [b, y]}}}\n  b: {type: t, properties: {y: {get_attribute: [a, x]}}}\n`,
+    );
+    expect(message).toMatch(/circular get_attribute/);
+    expect(message).toContain(
+      'node_templates.a.properties.x -> node_templates.b.properties.y -> node_templates.a.properties.x',
+    );
+  });
+
+  it('refuses a circular get_property on one node', () => {
+    expect(
+      refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_property: [SELF, x]}}}\n`),
+    ).toMatch(/circular get_property/);
+  });
+
+  it('refuses get_secret, SELF where there is no node, and a property that does not exist', () => {
+    expect(refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_secret: k}}}\n`)).toMatch(
+      /get_secret is not supported yet/,
+    );
+    expect(
+      refused(`${HEAD}node_templates:\n  a: {type: t}\noutputs:\n  o: {value: {get_attribute: [SELF, x]}}\n`),
+    ).toMatch(/outputs\.o\.value\.get_attribute: SELF cannot be used here/);
+    expect(
+      refused(
+        `${HEAD}node_templates:\n  a: {type: t, properties: {p: {get_property: [b, q]}}}\n  b: {type: t}\n`,
+      ),
+    ).toMatch(/node template 'b' has no property 'q'/);
+  });
+});
+
+describe('intrinsic functions evaluated', () => {
+  const plan = parseBlueprint(
+    `${HEAD}node_templates:\n  db: {type: t, properties: {conf: {port: {get_input: port}, host: db.local}}}\n  app: {type: t, properties: {url: {concat: ['http://', {get_property: [db, conf, host]}, ':', {get_property: [db, conf, port]}]}}}\noutputs:\n  endpoint: {value: {get_attribute: [app, endpoint]}}\n  url: {value: {get_attribute: [app, url]}}\n`,
+  );
+  const values = (runtime: Record<string, Record<string, unknown>>): Values => ({
+    inputs: { port: 5432 },
+    properties: (node) => plan.nodes[node]!.properties,
+    runtime: (node) => runtime[node] ?? {},
+  });
+
+  it('resolves get_input, nested get_property and concat', () => {
+    expect(evaluate(plan.nodes.app!.properties, { self: 'app' }, values({}))).toEqual({
+      url: 'http://db.local:5432',
+    });
+  });
+
+  it('reads get_attribute from runtime properties first, then from properties', () => {
+    const outputs = plan.outputs as Record<string, { value: unknown }>;
+    expect(evaluate(outputs.endpoint!.value, {}, values({ app: { endpoint: '10.0.0.5' } }))).toBe('10.0.0.5');
+    expect(evaluate(outputs.endpoint!.value, {}, values({}))).toBeUndefined();
+    expect(evaluate(outputs.url!.value, {}, values({}))).toBe('http://db.local:5432');
+  });
+});

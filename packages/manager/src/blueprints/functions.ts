@@ -1,0 +1,224 @@
+/**
+ * Cloudify's intrinsic functions: `get_input`, `get_property`, `get_attribute`, `concat`, and
+ * `get_secret` (refused until secrets exist). A function is a mapping with exactly one key that names
+ * it. They are checked when a blueprint is uploaded (names, arguments, references, cycles) and
+ * evaluated where Cloudify evaluates them: node properties and operation inputs when an operation
+ * runs, outputs when they are read.
+ */
+import { invalidBlueprint } from '../api/errors.ts';
+
+export const FUNCTION_NAMES = ['get_input', 'get_property', 'get_attribute', 'concat', 'get_secret'] as const;
+type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+interface Call {
+  name: FunctionName;
+  args: unknown;
+}
+
+/** A one-key mapping naming a function, or a one-key mapping that looks like one (`get_…`). */
+function callOf(value: unknown): Call | { unknown: string } | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return undefined;
+  const key = keys[0]!;
+  if ((FUNCTION_NAMES as readonly string[]).includes(key)) {
+    return { name: key as FunctionName, args: (value as Record<string, unknown>)[key] };
+  }
+  return /^get_[a-z_]+$/.test(key) ? { unknown: key } : undefined;
+}
+
+/** Where a function appears decides what it may name: SELF in a node, SOURCE/TARGET in a relationship. */
+export interface Scope {
+  /** The node the value belongs to (SELF), when there is one. */
+  self?: string;
+  /** In a relationship operation: its source and target nodes. */
+  source?: string;
+  target?: string;
+  /** Node properties are resolved before anything runs: get_attribute has nothing to read yet. */
+  inProperties?: boolean;
+}
+
+/** What the upload check needs to know of the blueprint. */
+export interface BlueprintShape {
+  inputs: Record<string, unknown>;
+  nodes: Record<string, { properties: Record<string, unknown> }>;
+}
+
+type Path = (string | number)[];
+
+function nodeRef(ref: unknown, scope: Scope, where: string, nodes: Record<string, unknown>): string {
+  if (ref === 'SELF' && scope.self) return scope.self;
+  if (ref === 'SOURCE' && scope.source) return scope.source;
+  if (ref === 'TARGET' && scope.target) return scope.target;
+  if (ref === 'SELF' || ref === 'SOURCE' || ref === 'TARGET') {
+    const allowed = scope.source ? 'SOURCE or TARGET' : scope.self ? 'SELF' : 'a node template name';
+    throw invalidBlueprint(`${where}: ${ref} cannot be used here (use ${allowed})`);
+  }
+  if (typeof ref !== 'string' || !(ref in nodes)) {
+    throw invalidBlueprint(
+      `${where}: '${String(ref)}' is not a node template (known: ${Object.keys(nodes).join(', ')})`,
+    );
+  }
+  return ref;
+}
+
+function pathArgs(args: unknown, name: string, where: string, min: number): Path {
+  const list = Array.isArray(args) ? args : [args];
+  if (list.length < min || list.some((item) => typeof item !== 'string' && typeof item !== 'number')) {
+    throw invalidBlueprint(
+      `${where}: ${name} takes ${min === 1 ? 'a name' : 'a node (SELF, SOURCE, TARGET or a name) and a property'}, optionally followed by keys and list indexes`,
+    );
+  }
+  return list as Path;
+}
+
+/**
+ * Checks every function in `value` (found at `where`): known names, well-formed arguments, declared
+ * inputs, existing nodes and properties; and that get_property/get_attribute references between
+ * properties never come back to where they started. Throws a 400 naming the path of the problem.
+ */
+export function checkFunctions(
+  value: unknown,
+  where: string,
+  scope: Scope,
+  shape: BlueprintShape,
+  visiting: string[] = [],
+): void {
+  const call = callOf(value);
+  if (call && 'unknown' in call) {
+    throw invalidBlueprint(
+      `${where}: unknown intrinsic function ${call.unknown} (known: ${FUNCTION_NAMES.join(', ')})`,
+    );
+  }
+  if (!call) {
+    if (Array.isArray(value))
+      value.forEach((item, i) => {
+        checkFunctions(item, `${where}[${i}]`, scope, shape, visiting);
+      });
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value))
+        checkFunctions(item, `${where}.${key}`, scope, shape, visiting);
+    }
+    return;
+  }
+  const at = `${where}.${call.name}`;
+  switch (call.name) {
+    case 'get_secret':
+      throw invalidBlueprint(`${at}: get_secret is not supported yet (this manager has no secrets store)`);
+    case 'get_input': {
+      const [name] = pathArgs(call.args, 'get_input', at, 1);
+      if (typeof name !== 'string' || !(name in shape.inputs)) {
+        throw invalidBlueprint(
+          `${at}: '${String(name)}' is not a declared input (declared: ${Object.keys(shape.inputs).join(', ') || 'none'})`,
+        );
+      }
+      return;
+    }
+    case 'concat': {
+      if (!Array.isArray(call.args)) throw invalidBlueprint(`${at}: concat takes a list of values`);
+      call.args.forEach((item, i) => {
+        checkFunctions(item, `${at}[${i}]`, scope, shape, visiting);
+      });
+      return;
+    }
+    case 'get_property':
+    case 'get_attribute': {
+      const [ref, property] = pathArgs(call.args, call.name, at, 2);
+      const node = nodeRef(ref, scope, at, shape.nodes);
+      const properties = shape.nodes[node]!.properties;
+      const key = `${node}.properties.${String(property)}`;
+      if (visiting.includes(key)) {
+        throw invalidBlueprint(
+          `${at}: circular ${call.name}: ${[...visiting, key].map((k) => `node_templates.${k}`).join(' -> ')}`,
+        );
+      }
+      if (call.name === 'get_property' && !(String(property) in properties)) {
+        throw invalidBlueprint(`${at}: node template '${node}' has no property '${String(property)}'`);
+      }
+      // Follow the referenced property first: its own functions must not lead back here.
+      if (String(property) in properties) {
+        checkFunctions(
+          properties[String(property)],
+          `node_templates.${key}`,
+          { self: node, inProperties: true },
+          shape,
+          [...visiting, key],
+        );
+      }
+      if (call.name === 'get_attribute' && scope.inProperties) {
+        throw invalidBlueprint(
+          `${at}: get_attribute reads runtime properties, which node properties are resolved before (use it in operation inputs or outputs)`,
+        );
+      }
+      return;
+    }
+  }
+}
+
+/** What evaluation reads: inputs, node properties (raw), and live runtime properties. */
+export interface Values {
+  inputs: Record<string, unknown>;
+  properties(node: string): Record<string, unknown>;
+  /** The runtime properties of the node's instance (one instance per node). */
+  runtime(node: string): Record<string, unknown>;
+}
+
+export class FunctionError extends Error {}
+
+function dig(value: unknown, path: Path, what: string): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') {
+      throw new FunctionError(`${what}: nothing at '${String(key)}'`);
+    }
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+/** Evaluates every function in `value`; the result holds none. */
+export function evaluate(value: unknown, scope: Scope, values: Values, depth = 0): unknown {
+  if (depth > 32) throw new FunctionError('functions nest deeper than 32 levels');
+  const call = callOf(value);
+  if (!call || 'unknown' in call) {
+    if (Array.isArray(value)) return value.map((item) => evaluate(item, scope, values, depth + 1));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, evaluate(item, scope, values, depth + 1)]),
+      );
+    }
+    return value;
+  }
+  const args = (Array.isArray(call.args) ? call.args : [call.args]) as Path;
+  const node = (ref: unknown) =>
+    ref === 'SELF'
+      ? scope.self
+      : ref === 'SOURCE'
+        ? scope.source
+        : ref === 'TARGET'
+          ? scope.target
+          : String(ref);
+  switch (call.name) {
+    case 'get_secret':
+      throw new FunctionError('get_secret is not supported yet');
+    case 'get_input':
+      return dig(values.inputs[String(args[0])], args.slice(1), `get_input ${String(args[0])}`);
+    case 'concat':
+      return args
+        .map((item) => evaluate(item, scope, values, depth + 1))
+        .map((item) =>
+          typeof item === 'object' && item !== null ? JSON.stringify(item) : String(item ?? ''),
+        )
+        .join('');
+    case 'get_property':
+    case 'get_attribute': {
+      const name = node(args[0]);
+      if (!name) throw new FunctionError(`${call.name}: ${String(args[0])} has no meaning here`);
+      const property = String(args[1]);
+      const runtime = call.name === 'get_attribute' ? values.runtime(name) : {};
+      const raw = property in runtime ? runtime[property] : values.properties(name)[property];
+      const resolved = evaluate(raw, { self: name }, values, depth + 1);
+      return dig(resolved, args.slice(2), `${call.name} ${name}.${property}`);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Runs one operation's script: in a fresh working folder, as a user of its own (uid/gid
+ * base + n, n free while it runs), with a clean environment (the operation's inputs, PATH, HOME and
+ * CTX_SOCKET_URL; nothing of the manager's), in its own process group, with a timeout. Its output
+ * comes back line by line. Why this keeps the manager's secrets from scripts: the manager's files
+ * (/run/cosmo, mode 0400) and /proc/<manager>/environ belong to the manager's uid, the script runs
+ * as another, and the database and broker take no login without those passwords.
+ */
+import { spawn } from 'node:child_process';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { type CtxHandler, startCtxServer } from './ctx-server.ts';
+
+export interface ScriptRun {
+  /** The script's path in the blueprint (its file name is kept). */
+  name: string;
+  content: Buffer;
+  env: Record<string, string>;
+  timeoutSeconds: number;
+  /** Folder for the operations' private folders. */
+  baseDir: string;
+  /** 0: run as the manager's own user. */
+  uidBase: number;
+  ctx: CtxHandler;
+  onLine(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+export interface ScriptResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** Ended by kill() (force-cancel or kill of the execution). */
+  killed: boolean;
+  /** The last lines of output, for the error of a failed operation. */
+  lastLines: string[];
+}
+
+export interface RunningScript {
+  done: Promise<ScriptResult>;
+  /** Ends the script's whole process group at once. */
+  kill(): void;
+}
+
+const SLOTS = 256;
+const used = new Set<number>();
+const LINE_MAX = 4096;
+const KEEP_LINES = 10;
+
+function takeSlot(): number {
+  for (let n = 0; n < SLOTS; n++) {
+    if (!used.has(n)) {
+      used.add(n);
+      return n;
+    }
+  }
+  throw new Error(`more than ${SLOTS} operations at once on this manager`);
+}
+
+/** How to start a script: by its shebang; without one, python3 for .py and bash for anything else. */
+function command(file: string, content: Buffer): [string, string[]] {
+  if (content.subarray(0, 2).toString() === '#!') return [file, []];
+  return file.endsWith('.py') ? ['python3', [file]] : ['bash', [file]];
+}
+
+export async function runScript(run: ScriptRun): Promise<RunningScript> {
+  await mkdir(run.baseDir, { recursive: true, mode: 0o711 });
+  const slot = run.uidBase > 0 ? takeSlot() : undefined;
+  const owner = slot === undefined ? undefined : { uid: run.uidBase + slot, gid: run.uidBase + slot };
+  const opDir = await mkdtemp(path.join(run.baseDir, 'op-'));
+  const work = path.join(opDir, 'work');
+  const file = path.join(work, path.basename(run.name));
+  let ctx: Awaited<ReturnType<typeof startCtxServer>> | undefined;
+  try {
+    await mkdir(work, { mode: 0o700 });
+    await writeFile(file, run.content, { mode: 0o700 });
+    if (owner) {
+      await chown(work, owner.uid, owner.gid);
+      await chown(file, owner.uid, owner.gid);
+    }
+    ctx = await startCtxServer(path.join(opDir, 'ctx.sock'), owner, run.ctx);
+  } catch (error) {
+    if (slot !== undefined) used.delete(slot);
+    await rm(opDir, { recursive: true, force: true }).catch(() => {});
+    throw error;
+  }
+
+  const [cmd, args] = command(file, run.content);
+  const child = spawn(cmd, args, {
+    cwd: work,
+    env: { ...run.env, HOME: work, CTX_SOCKET_URL: `unix://${ctx.path}` },
+    detached: true, // its own process group: kill() and the timeout end everything it started
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(owner ?? {}),
+  });
+  const lastLines: string[] = [];
+  const lines = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') =>
+    new Promise<void>((resolve) => {
+      if (!stream) return resolve();
+      const reader = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+      reader.on('line', (line) => {
+        const text = line.length > LINE_MAX ? `${line.slice(0, LINE_MAX)}…` : line;
+        lastLines.push(text);
+        if (lastLines.length > KEEP_LINES) lastLines.shift();
+        run.onLine(text, name);
+      });
+      reader.on('close', () => resolve());
+    });
+  const output = Promise.all([lines(child.stdout, 'stdout'), lines(child.stderr, 'stderr')]);
+
+  let timedOut = false;
+  let killed = false;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), 3_000).unref();
+  }, run.timeoutSeconds * 1000);
+
+  const done = new Promise<ScriptResult>((resolve) => {
+    let finished = false;
+    const finish = async (exitCode: number | null, signal: string | null, problem?: string) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      killGroup('SIGKILL'); // whatever it left running in the background
+      await output;
+      await ctx?.close();
+      // The working folder belongs to the script's user: remove it as that user.
+      if (owner) {
+        await new Promise((r) =>
+          spawn('rm', ['-rf', work], { ...owner, stdio: 'ignore' })
+            .on('close', r)
+            .on('error', r),
+        );
+      }
+      await rm(opDir, { recursive: true, force: true }).catch(() => {});
+      if (slot !== undefined) used.delete(slot);
+      if (problem) lastLines.push(problem);
+      resolve({ exitCode, signal, timedOut, killed, lastLines });
+    };
+    child.on('error', (error) => {
+      // Never started (no interpreter, no permission): there will be no close.
+      if (child.pid === undefined)
+        void finish(127, null, `cannot start ${path.basename(run.name)}: ${error.message}`);
+    });
+    child.on('close', (exitCode, signal) => void finish(exitCode, signal));
+  });
+  return {
+    done,
+    kill: () => {
+      killed = true;
+      killGroup('SIGKILL');
+    },
+  };
+}
