@@ -15,7 +15,9 @@ export interface Stack {
   network: StartedNetwork;
   db: StartedTestContainer;
   mq: StartedTestContainer;
+  /** The first manager; `managers` holds all of them (each with its own worker). */
   manager: StartedTestContainer;
+  managers: StartedTestContainer[];
   url: string;
   adminPassword: string;
   /** Authorization header of the admin. */
@@ -25,7 +27,10 @@ export interface Stack {
 
 const secret = () => randomBytes(18).toString('base64url');
 
-export async function startStack(managerEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  managerEnv: Record<string, string> = {},
+  options: { managers?: number } = {},
+): Promise<Stack> {
   const network = await new Network().start();
   const dbPassword = secret();
   const mqPassword = secret();
@@ -53,26 +58,31 @@ export async function startStack(managerEnv: Record<string, string> = {}): Promi
       .start(),
   ]);
 
-  const manager = await new GenericContainer('cosmo/manager:latest')
-    .withNetwork(network)
-    .withCopyContentToContainer([
-      file(dbPassword, '/run/secrets/db_password'),
-      file(mqPassword, '/run/secrets/mq_password'),
-      file(adminPassword, '/run/secrets/admin_password'),
-    ])
-    .withEnvironment({
-      COSMO_NODE_NAME: 'manager-1',
-      COSMO_DB_HOST: 'db',
-      COSMO_DB_PASSWORD_FILE: '/run/secrets/db_password',
-      COSMO_MQ_HOSTS: 'mq',
-      COSMO_MQ_PASSWORD_FILE: '/run/secrets/mq_password',
-      COSMO_ADMIN_PASSWORD_FILE: '/run/secrets/admin_password',
-      ...managerEnv,
-    })
-    .withExposedPorts(8080)
-    .withWaitStrategy(Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200))
-    .withStartupTimeout(120_000)
-    .start();
+  const startManager = (n: number) =>
+    new GenericContainer('cosmo/manager:latest')
+      .withNetwork(network)
+      .withCopyContentToContainer([
+        file(dbPassword, '/run/secrets/db_password'),
+        file(mqPassword, '/run/secrets/mq_password'),
+        file(adminPassword, '/run/secrets/admin_password'),
+      ])
+      .withEnvironment({
+        COSMO_NODE_NAME: `manager-${n}`,
+        COSMO_DB_HOST: 'db',
+        COSMO_DB_PASSWORD_FILE: '/run/secrets/db_password',
+        COSMO_MQ_HOSTS: 'mq',
+        COSMO_MQ_PASSWORD_FILE: '/run/secrets/mq_password',
+        COSMO_ADMIN_PASSWORD_FILE: '/run/secrets/admin_password',
+        ...managerEnv,
+      })
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200))
+      .withStartupTimeout(120_000)
+      .start();
+  // The first one alone (it creates the schema), then the others.
+  const managers = [await startManager(1)];
+  for (let n = 2; n <= (options.managers ?? 1); n++) managers.push(await startManager(n));
+  const manager = managers[0]!;
 
   const url = `http://${manager.getHost()}:${manager.getMappedPort(8080)}`;
   return {
@@ -80,11 +90,12 @@ export async function startStack(managerEnv: Record<string, string> = {}): Promi
     db,
     mq,
     manager,
+    managers,
     url,
     adminPassword,
     admin: { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` },
     async stop() {
-      await Promise.allSettled([manager.stop(), db.stop(), mq.stop()]);
+      await Promise.allSettled([...managers.map((m) => m.stop()), db.stop(), mq.stop()]);
       await network.stop().catch(() => {});
     },
   };

@@ -196,13 +196,16 @@ export interface EventRow {
   workflow_id: string;
 }
 
+/** Log lines (an operation's output, `ctx logger`) are stored as `log:<level>`; Cloudify shows them as logs. */
+const logLevel = (eventType: string) => (eventType.startsWith('log:') ? eventType.slice(4) : null);
+
 export const eventItem = (row: EventRow) => ({
   timestamp: iso(row.timestamp),
   reported_timestamp: iso(row.timestamp),
   message: row.message,
-  event_type: row.event_type,
-  type: 'cloudify_event',
-  level: null,
+  event_type: logLevel(row.event_type) ? null : row.event_type,
+  type: logLevel(row.event_type) ? 'cloudify_log' : 'cloudify_event',
+  level: logLevel(row.event_type),
   execution_id: row.execution_id,
   node_instance_id: row.node_instance_id,
   node_name: row.node_id,

@@ -200,10 +200,11 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
   for (let n = first; ; n++) {
     const attempt = n - first + 1;
     const prefix = `${step.key}:try${n}`;
+    // `run` counts every start of this operation in the execution, a redelivered one's too.
     await record(
       `${prefix}:started`,
       'task_started',
-      `Running ${spec.script} for ${what} (try ${attempt} of ${tries})`,
+      `Running ${spec.script} for ${what} (run ${n + 1}; try ${attempt} of ${tries})`,
       step,
     );
     let lineCount = 0;

@@ -7,7 +7,7 @@
  * as another, and the database and broker take no login without those passwords.
  */
 import { spawn } from 'node:child_process';
-import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { type CtxHandler, startCtxServer } from './ctx-server.ts';
@@ -68,20 +68,37 @@ export async function runScript(run: ScriptRun): Promise<RunningScript> {
   const slot = run.uidBase > 0 ? takeSlot() : undefined;
   const owner = slot === undefined ? undefined : { uid: run.uidBase + slot, gid: run.uidBase + slot };
   const opDir = await mkdtemp(path.join(run.baseDir, 'op-'));
+  // Searchable, not listable: the script's user reaches its own folder and socket in it.
+  await chmod(opDir, 0o711);
   const work = path.join(opDir, 'work');
   const file = path.join(work, path.basename(run.name));
   let ctx: Awaited<ReturnType<typeof startCtxServer>> | undefined;
+  const cleanUp = async () => {
+    await ctx?.close();
+    // The working folder belongs to the script's user: remove it as that user.
+    if (owner) {
+      await new Promise((r) =>
+        spawn('rm', ['-rf', work], { ...owner, stdio: 'ignore' })
+          .on('close', r)
+          .on('error', r),
+      );
+    }
+    await rm(opDir, { recursive: true, force: true }).catch(() => {});
+    if (slot !== undefined) used.delete(slot);
+  };
   try {
     await mkdir(work, { mode: 0o700 });
     await writeFile(file, run.content, { mode: 0o700 });
     if (owner) {
-      await chown(work, owner.uid, owner.gid);
+      // Once the folder is the script user's, the manager can only pass through it (0710, group the
+      // manager's: the child enters it before it takes the script's uid): mode and file first.
+      await chmod(work, 0o710);
       await chown(file, owner.uid, owner.gid);
+      await chown(work, owner.uid, process.getgid?.() ?? owner.gid);
     }
     ctx = await startCtxServer(path.join(opDir, 'ctx.sock'), owner, run.ctx);
   } catch (error) {
-    if (slot !== undefined) used.delete(slot);
-    await rm(opDir, { recursive: true, force: true }).catch(() => {});
+    await cleanUp();
     throw error;
   }
 
@@ -131,17 +148,7 @@ export async function runScript(run: ScriptRun): Promise<RunningScript> {
       clearTimeout(timer);
       killGroup('SIGKILL'); // whatever it left running in the background
       await output;
-      await ctx?.close();
-      // The working folder belongs to the script's user: remove it as that user.
-      if (owner) {
-        await new Promise((r) =>
-          spawn('rm', ['-rf', work], { ...owner, stdio: 'ignore' })
-            .on('close', r)
-            .on('error', r),
-        );
-      }
-      await rm(opDir, { recursive: true, force: true }).catch(() => {});
-      if (slot !== undefined) used.delete(slot);
+      await cleanUp();
       if (problem) lastLines.push(problem);
       resolve({ exitCode, signal, timedOut, killed, lastLines });
     };

@@ -131,11 +131,13 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
           deployment_id: string;
           state: string;
           tenant: string;
+          runtime_properties: Record<string, unknown>;
         }) => ({
           id: row.id,
           node_id: row.node_id,
           deployment_id: row.deployment_id,
           state: row.state,
+          runtime_properties: row.runtime_properties,
           tenant_name: row.tenant,
         }),
       },
