@@ -241,6 +241,24 @@ describe('failures', () => {
     expect(all.at(-1)?.event_type).toBe('workflow_failed');
   });
 
+  it('uninstall stops at a failing operation, and goes past it only with ignore_failure', async () => {
+    const yaml = `tosca_definitions_version: x\nnode_templates:\n  a:\n    type: t\n    interfaces:\n      cloudify.interfaces.lifecycle:\n        stop: scripts/fail.sh\n        delete: scripts/second.sh\n`;
+    await deploy('teardown', yaml);
+    expect((await finished(await start('teardown'))).status).toBe('terminated');
+    const strict = await finished(await start('teardown', 'uninstall'));
+    expect(strict.status).toBe('failed');
+    expect(strict.error).toContain('cloudify.interfaces.lifecycle.stop');
+    const lenient = await finished(
+      await start('teardown', 'uninstall', { parameters: { ignore_failure: true } }),
+    );
+    expect(lenient.status).toBe('terminated');
+    const all = await events(lenient.id);
+    expect(all.find((e) => e.message.includes('failed and was ignored'))).toBeDefined();
+    expect(all.map((e) => e.message)).toContain(
+      `step of ${all.find((e) => e.node_instance_id)?.node_instance_id}`,
+    );
+  });
+
   it('fails an operation that runs past its timeout', async () => {
     await deploy('slow', oneNode('{implementation: scripts/sleep.sh, timeout: 2}'));
     const done = await finished(await start('slow'));
@@ -352,6 +370,63 @@ describe('bad blueprints', () => {
     expect(answer.status).toBe(400);
     expect(answer.body.error_code).toBe('invalid_blueprint_error');
     expect(answer.body.message).toMatch(message);
+  });
+});
+
+describe('maintenance mode', () => {
+  it('refuses new executions and writes with 503 while reads and status keep working, on every manager', async () => {
+    await deploy('maint', oneNode('scripts/second.sh'));
+    const activated = await api.post(`${API}/maintenance/activate`, {});
+    expect(activated.status).toBe(200);
+    expect(activated.body.status).toMatch(/^activat(ed|ing)$/);
+    try {
+      for (const manager of stack.managers) {
+        const other = client(`http://${manager.getHost()}:${manager.getMappedPort(8080)}`, stack.admin);
+        const refused = await eventually(
+          'maintenance to reach every manager',
+          async () => {
+            const answer = await other.post(`${API}/executions`, {
+              deployment_id: 'maint',
+              workflow_id: 'install',
+            });
+            return answer.status === 503 ? answer : undefined;
+          },
+          5_000,
+        );
+        expect(refused.body.error_code).toBe('maintenance_mode_active');
+        expect((await other.put(`${API}/deployments/maint2`, { blueprint_id: 'maint' })).status).toBe(503);
+        expect((await other.get(`${API}/blueprints/maint`)).status).toBe(200);
+        expect((await other.get(`${API}/status`)).body.status).toBe('OK');
+        expect((await other.get(`${API}/maintenance`)).body.status).toBe('activated');
+      }
+    } finally {
+      expect((await api.post(`${API}/maintenance/deactivate`, {})).body.status).toBe('deactivated');
+    }
+    await eventually(
+      'executions accepted again',
+      async () => {
+        const answer = await api.post(`${API}/executions`, {
+          deployment_id: 'maint',
+          workflow_id: 'install',
+        });
+        return answer.status === 201 ? answer : undefined;
+      },
+      5_000,
+    );
+  });
+});
+
+describe('broker health', () => {
+  it('is an AMQP-level check that reports the broker version', async () => {
+    const { body } = await api.get(`${API}/cluster-status`);
+    const nodes = Object.values(body.services.broker.nodes) as {
+      status: string;
+      version: string;
+      services: object;
+    }[];
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0]).toMatchObject({ status: 'OK', services: { RabbitMQ: 'Active' } });
+    expect(nodes[0]!.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
 

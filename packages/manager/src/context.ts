@@ -1,4 +1,5 @@
 /** What every route needs, built once at start and passed down (no globals). */
+import type { Maintenance } from './api/maintenance.ts';
 import type { Authenticator } from './auth/auth.ts';
 import type { Queue } from './broker/queue.ts';
 import type { ManagerConfig } from './config.ts';
@@ -22,6 +23,7 @@ export interface AppContext {
   queue: Queue;
   health: HealthMonitor;
   auth: Authenticator;
+  maintenance: Maintenance;
   version: VersionInfo;
   log: Logger;
 }

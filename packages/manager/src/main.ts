@@ -3,6 +3,7 @@
  * admin, then serves the REST API and/or runs the workflow worker until SIGTERM.
  */
 
+import { Maintenance } from './api/maintenance.ts';
 import { createServer } from './api/server.ts';
 import { Authenticator } from './auth/auth.ts';
 import { ensureAdmin, pgAuthStore } from './auth/users.ts';
@@ -92,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   health.start();
 
   const auth = new Authenticator(pgAuthStore(db), { lockout: config.lockout });
-  const ctx: AppContext = { config, db, queue, health, auth, version, log };
+  const ctx: AppContext = { config, db, queue, health, auth, maintenance: new Maintenance(db), version, log };
   const app = role === 'worker' ? undefined : await createServer(ctx);
   if (app) {
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -2,6 +2,7 @@
 export * from './bounds.ts';
 export * from './errors.ts';
 export * from './listing.ts';
+export * from './maintenance.ts';
 export * from './resources.ts';
 export * from './server.ts';
 export * from './validate.ts';

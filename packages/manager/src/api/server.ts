@@ -105,6 +105,10 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
     if (!(await knownTenant(tenant)))
       throw forbidden(`tenant '${tenant.slice(0, 100)}' does not exist or you are not a member of it`);
     Object.assign(request, { principal, tenant } satisfies Caller);
+    await ctx.maintenance.check(
+      request.method,
+      (request.routeOptions.url ?? request.url).replace(API_PREFIX, ''),
+    );
   });
 
   // Decoded JSON bodies are bounded before any route walks them (a 5,000-deep value overflowed the stack).

@@ -38,7 +38,9 @@ class MemoryStore implements AuthStore {
   async clearLogins(username: string, source: string) {
     this.throttle.delete(`${username}\0${source}`);
   }
+  tokenReads = 0;
   async getToken(id: string) {
+    this.tokenReads++;
     return this.tokens.get(id);
   }
   async touchToken() {}
@@ -187,6 +189,20 @@ describe('authentication', () => {
     clock += 61_000;
     expect((await rejection(auth.authenticate({ 'authentication-token': good }))).message).toContain(
       'expired',
+    );
+  });
+
+  it('reads a token from storage at most once a second, so a revoked one stops within a second', async () => {
+    const good = `ctok-AbCdEfGhIj-${'s'.repeat(40)}`;
+    const reads = store.tokenReads;
+    for (let i = 0; i < 20; i++) await auth.authenticate({ 'authentication-token': good });
+    expect(store.tokenReads - reads).toBe(1);
+    store.tokens.delete('AbCdEfGhIj'); // revoked
+    clock += 500;
+    await auth.authenticate({ 'authentication-token': good }); // still cached
+    clock += 600;
+    expect((await rejection(auth.authenticate({ 'authentication-token': good }))).message).toContain(
+      'invalid token',
     );
   });
 });

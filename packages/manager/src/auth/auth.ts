@@ -86,6 +86,8 @@ export interface AuthOptions {
  */
 const VERIFIED_TTL_MS = 60_000;
 const USER_TTL_MS = 1_000;
+/** How long a token read from the database is trusted before it is read again. */
+const TOKEN_TTL_MS = 1_000;
 
 /** Users kept in memory at most (oldest first out). */
 const MAX_CACHED_USERS = 1_000;
@@ -127,6 +129,24 @@ export class Authenticator {
     return user;
   }
 
+  /**
+   * Tokens are read from the database at most once a second each: a request burst with one token
+   * costs one query, and a revoked token stops working within a second. Expiry is checked on every
+   * request against the clock, cached or not. Only tokens that exist are kept, at most 1,000.
+   */
+  private readonly tokens = new Map<string, { token: TokenRecord; at: number }>();
+
+  private async token(id: string): Promise<TokenRecord | undefined> {
+    const cached = this.tokens.get(id);
+    if (cached && this.now() - cached.at < TOKEN_TTL_MS) return cached.token;
+    const token = await this.store.getToken(id);
+    if (token) {
+      if (this.tokens.size >= MAX_CACHED_USERS) this.tokens.delete(this.tokens.keys().next().value!);
+      this.tokens.set(id, { token, at: this.now() });
+    } else this.tokens.delete(id);
+    return token;
+  }
+
   /** A hash no password matches, checked for unknown users so that they cost what a known one does. */
   private dummyHash: Promise<string> | undefined;
 
@@ -146,7 +166,7 @@ export class Authenticator {
     const match = TOKEN_PATTERN.exec(value.trim());
     if (!match) throw unauthorized('Authentication failed: the token is not of the form ctok-<id>-<secret>');
     const [, id, secret] = match as unknown as [string, string, string];
-    const token = await this.store.getToken(id);
+    const token = await this.token(id);
     if (!token || !sameDigest(sha256Hex(secret), token.secretHash)) {
       throw unauthorized('Authentication failed: invalid token');
     }

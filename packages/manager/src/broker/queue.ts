@@ -63,6 +63,30 @@ export class Queue {
     return `amqp://${user}:${pass}@${host.host}:${host.port}/${vhost}?heartbeat=5&connection_timeout=3000`;
   }
 
+  /**
+   * Broker health at the protocol level, not a port probe: an AMQP connection opened with the
+   * manager's credentials and closed. Gives the broker's version (its server properties).
+   */
+  async probe(
+    host: HostPort,
+    ms = 2_000,
+  ): Promise<{ ok: true; version: string } | { ok: false; error: string }> {
+    const url = this.url(host).replace('connection_timeout=3000', `connection_timeout=${ms}`);
+    try {
+      const connection = await amqp.connect(url, {
+        clientProperties: { connection_name: 'cosmo-manager-health' },
+      });
+      connection.on('error', () => {});
+      const properties = (
+        connection as unknown as { connection: { serverProperties?: { version?: string } } }
+      ).connection.serverProperties;
+      await connection.close().catch(() => {});
+      return { ok: true, version: properties?.version ?? '' };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  }
+
   /** Connects, trying each host once from the next one in turn. */
   async connect(): Promise<void> {
     this.connecting ??= this.tryHosts().finally(() => {

@@ -59,19 +59,6 @@ async function addressOf(host: string): Promise<string> {
   }
 }
 
-export function probeTcp(host: string, port: number, ms = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(ms, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 export class HealthMonitor {
   private readonly db: Database;
   private readonly queue: Queue;
@@ -355,13 +342,15 @@ export class HealthMonitor {
     const { mq } = this.config;
     if (mq.external) return { is_external: true, status: this.local.broker.ok ? 'OK' : 'Fail' };
     const results = await Promise.all(
-      mq.hosts.map(
-        async (host) => [host, await probeTcp(host.host, host.port), await addressOf(host.host)] as const,
-      ),
+      mq.hosts.map(async (host) => [host, await this.queue.probe(host), await addressOf(host.host)] as const),
     );
     const nodes: Record<string, ClusterNode> = {};
-    for (const [host, reachable, ip] of results) {
-      nodes[host.host] = this.node(ip, reachable ? [] : [`AMQP port ${host.port} unreachable`]);
+    for (const [host, probe, ip] of results) {
+      nodes[host.host] = probe.ok
+        ? this.node(ip, [], { RabbitMQ: 'Active' }, probe.version)
+        : this.node(ip, [`AMQP connection to ${host.host}:${host.port} failed: ${probe.error}`], {
+            RabbitMQ: 'Inactive',
+          });
     }
     return this.service('broker', nodes);
   }

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.ts';
 import { clusterMembers } from '../../storage/patroni.ts';
 import { conflict, notFound } from '../errors.ts';
 import { pageOf } from '../listing.ts';
+import { caller } from './request.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   // For load balancers and scripts: no auth, the JSON string "OK" or "FAIL" (Cloudify's body, which
@@ -34,13 +35,11 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get('/version', async () => ctx.version);
 
-  app.get('/maintenance', async () => ({
-    status: 'deactivated',
-    activated_at: null,
-    activation_requested_at: null,
-    remaining_executions: null,
-    requested_by: '',
-  }));
+  app.get('/maintenance', async () => ctx.maintenance.status());
+  app.post('/maintenance/activate', async (request) =>
+    ctx.maintenance.activate(caller(request).principal.username),
+  );
+  app.post('/maintenance/deactivate', async () => ctx.maintenance.deactivate());
 
   app.get('/managers', async () => {
     const { rows } = await ctx.db.query<{
