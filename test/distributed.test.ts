@@ -48,6 +48,13 @@ describe('the distributed cluster (compose, one host)', () => {
     for (const node of Object.values(body.services.db.nodes) as any[]) {
       expect(node.private_ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       expect(node.version).toMatch(/^17\./);
+      expect(node.services).toMatchObject({ PostgreSQL: 'Active', Patroni: 'Active' });
+    }
+    // Brokers are checked over AMQP (a connection opened and closed), which gives their version.
+    for (const node of Object.values(body.services.broker.nodes) as any[]) {
+      expect(node.private_ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(node.version).toMatch(/^4\.\d+\.\d+/);
+      expect(node.services).toEqual({ RabbitMQ: 'Active' });
     }
     const containers = await docker.listContainers({ filters: { label: [`io.cosmo.project=${NAME}`] } });
     const byRole = (role: string) => containers.filter((c) => c.Labels['io.cosmo.role'] === role).length;

@@ -290,7 +290,11 @@ export class HealthMonitor {
     if (db.external) return { is_external: true, status: this.local.db.ok ? 'OK' : 'Fail' };
     if (db.patroniUrls.length === 0) {
       return this.service('db', {
-        [db.host]: this.node(db.host, this.local.db.ok ? [] : [this.local.db.error ?? 'unreachable']),
+        [db.host]: this.node(
+          await addressOf(db.host),
+          this.local.db.ok ? [] : [this.local.db.error ?? 'unreachable'],
+          { PostgreSQL: this.local.db.ok ? 'Active' : 'Inactive' },
+        ),
       });
     }
     const nodes: Record<string, ClusterNode> = {};
@@ -300,7 +304,10 @@ export class HealthMonitor {
     } catch (error) {
       for (const url of db.patroniUrls) {
         const host = new URL(url).hostname;
-        nodes[host] = this.node(host, [`Patroni unreachable: ${(error as Error).message}`]);
+        nodes[host] = this.node(await addressOf(host), [`Patroni unreachable: ${(error as Error).message}`], {
+          PostgreSQL: 'Inactive',
+          Patroni: 'Inactive',
+        });
       }
       return this.service('db', nodes);
     }
@@ -324,7 +331,13 @@ export class HealthMonitor {
       nodes[member.name] = this.node(
         ip,
         failures,
-        { role: member.role, state: member.state, lag: member.lag ?? 0 },
+        {
+          PostgreSQL: failures.length === 0 ? 'Active' : 'Inactive',
+          Patroni: 'Active',
+          role: member.role,
+          state: member.state,
+          lag: member.lag ?? 0,
+        },
         version,
       );
     }
@@ -332,7 +345,10 @@ export class HealthMonitor {
     for (const url of db.patroniUrls) {
       const host = new URL(url).hostname;
       if (!members.some((member) => member.name === host || member.host === host)) {
-        nodes[host] = this.node(await addressOf(host), ['not a member of the Patroni cluster']);
+        nodes[host] = this.node(await addressOf(host), ['not a member of the Patroni cluster'], {
+          PostgreSQL: 'Inactive',
+          Patroni: 'Inactive',
+        });
       }
     }
     return this.service('db', nodes);
