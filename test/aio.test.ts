@@ -315,8 +315,10 @@ describe('a program that cannot be started again', () => {
       // Non-zero, so that `restart: on-failure` (the Swarm stack's policy) starts it again.
       expect(exited.ExitCode).toBe(1);
       const logs = (await handle.logs({ stdout: true, stderr: true })).toString();
-      expect(logs).toContain('aio: manager exited 3 times within 10 s of its start: it cannot be started');
-      expect(logs).toContain('aio-entrypoint: manager could not be started; exiting with code 1');
+      expect(logs).toContain(
+        'cosmo-services: manager exited 3 times within 10 s of its start: it cannot be started',
+      );
+      expect(logs).toContain('cosmo-services: manager could not be started; exiting with code 1');
     } finally {
       await handle.remove({ force: true, v: true }).catch(() => {});
     }
@@ -520,7 +522,12 @@ describe('bad configuration and flags', () => {
     ['a misspelt key', 'modes:\n  aio:\n    prot: 8080\n', ['generate'], 'modes.aio.prot: unknown key'],
     ['YAML that does not parse', 'mode: [aio\n', ['generate'], 'not valid YAML'],
     ['a mode that does not exist', 'mode: swarm\n', ['generate'], 'mode: "swarm" is not a mode'],
-    ['a mode not available yet', 'mode: compact\n', ['generate'], 'mode: compact is not available yet'],
+    [
+      'a compact cluster without credential files',
+      'mode: compact\n',
+      ['generate'],
+      'credentials.source: the compact mode shares its credentials between nodes; use files',
+    ],
     [
       'a config version from the future',
       'version: 3\n',
@@ -574,12 +581,6 @@ describe('bad configuration and flags', () => {
     ['status without cosmo.yaml', undefined, ['status'], 'run `cosmo init`'],
     ['down without cosmo.yaml', undefined, ['down'], 'run `cosmo init`'],
     ['an unknown mode for init', undefined, ['init', '--mode', 'bogus'], '--mode bogus is not a mode'],
-    [
-      'init for a mode not available yet',
-      undefined,
-      ['init', '--mode', 'compact'],
-      'mode: compact is not available yet',
-    ],
     [
       'init over an existing cosmo.yaml',
       VALID,

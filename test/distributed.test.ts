@@ -300,23 +300,26 @@ describe('the distributed cluster (compose, one host)', () => {
   });
 });
 
-describe('compose/distributed files as checked in', () => {
-  it('pass docker compose config -q and docker stack config', async () => {
-    const dir = path.join(REPO_ROOT, 'compose/distributed');
-    // The secrets the files name, so that the checks can resolve them.
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'cosmo-dist-files-'));
-    try {
-      for (const file of ['compose.yaml', 'stack.yaml']) {
-        await writeFile(path.join(scratch, file), await readFile(path.join(dir, file), 'utf8'));
+describe('compose/distributed and compose/compact files as checked in', () => {
+  it.each(['distributed', 'compact'])(
+    'compose/%s passes docker compose config -q and docker stack config',
+    async (mode) => {
+      const dir = path.join(REPO_ROOT, 'compose', mode);
+      const scratch = await mkdtemp(path.join(os.tmpdir(), `cosmo-${mode}-files-`));
+      try {
+        // init writes the secrets the files name (and a compose.yaml of its own, replaced here).
+        await cosmo(['init', '--mode', mode, '--dir', scratch, '--force']);
+        for (const file of ['compose.yaml', 'stack.yaml']) {
+          await writeFile(path.join(scratch, file), await readFile(path.join(dir, file), 'utf8'));
+        }
+        await run('docker', ['compose', '-f', path.join(scratch, 'compose.yaml'), 'config', '-q']);
+        const { stdout } = await run('docker', ['stack', 'config', '-c', path.join(scratch, 'stack.yaml')]);
+        expect(stdout).toContain('endpoint_mode: dnsrr');
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
       }
-      await cosmo(['init', '--mode', 'distributed', '--dir', scratch, '--force']);
-      await run('docker', ['compose', '-f', path.join(scratch, 'compose.yaml'), 'config', '-q']);
-      const { stdout } = await run('docker', ['stack', 'config', '-c', path.join(scratch, 'stack.yaml')]);
-      expect(stdout).toContain('endpoint_mode: dnsrr');
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 /** Whatever a test reached: the stack removed, its containers gone, and its volumes deleted. */

@@ -1,6 +1,6 @@
 /**
- * A distributed cluster brought up as a user would (`cosmo init --mode distributed`, `cosmo up`)
- * in a folder of its own, and what the fault tests and the failover benchmark do to it: find and
+ * A cluster (distributed or compact) brought up as a user would (`cosmo init --mode <mode>`,
+ * `cosmo up`) in a folder of its own, and what the fault tests and the failover benchmark do to it: find and
  * kill members, and keep a client writing through the load balancer, counting what was acknowledged.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -28,9 +28,17 @@ export interface Cluster {
   down(): Promise<void>;
 }
 
-export async function startDistributed(name: string, port: number): Promise<Cluster> {
+export function startDistributed(name: string, port: number): Promise<Cluster> {
+  return startCluster('distributed', name, port);
+}
+
+export async function startCluster(
+  mode: 'distributed' | 'compact',
+  name: string,
+  port: number,
+): Promise<Cluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
-  const init = await cosmo(['init', '--mode', 'distributed', '--name', name, '--port', String(port)], {
+  const init = await cosmo(['init', '--mode', mode, '--name', name, '--port', String(port)], {
     cwd: dir,
   });
   if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);

@@ -76,6 +76,8 @@ describe('compose emitter', () => {
       defaultConfigText({ mode: 'distributed', credentials: 'files' }),
     ],
     ['distributed', 'swarm', 'stack.yaml', defaultConfigText({ mode: 'distributed', credentials: 'files' })],
+    ['compact', 'compose', 'compose.yaml', defaultConfigText({ mode: 'compact', credentials: 'files' })],
+    ['compact', 'swarm', 'stack.yaml', defaultConfigText({ mode: 'compact', credentials: 'files' })],
   ] as const)(
     'keeps compose/%s/ %s file current (regenerate with pnpm generate)',
     (mode, target, file, text) => {

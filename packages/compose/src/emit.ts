@@ -59,10 +59,13 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
     if (svc.resources.cpus !== undefined) out.cpus = svc.resources.cpus;
     if (svc.resources.memory !== undefined) out.mem_limit = svc.resources.memory;
   }
-  if (keys.expandReplicas && svc.replicas !== undefined) {
-    // Every instance answers to the service's own name, as a Swarm service's tasks do.
-    out.networks = { default: { aliases: [svc.name] } };
-  }
+  // Every instance of a replicated service answers to the service's own name, as a Swarm service's
+  // tasks do; a service may answer to more names (compact nodes: `manager`).
+  const aliases = [
+    ...(keys.expandReplicas && svc.replicas !== undefined ? [svc.name] : []),
+    ...(svc.aliases ?? []),
+  ];
+  if (aliases.length > 0) out.networks = { default: { aliases } };
   if (keys.deploy) {
     const limits = {
       ...(svc.resources.cpus !== undefined ? { cpus: String(svc.resources.cpus) } : {}),

@@ -103,6 +103,15 @@ export const defaultCatalogue: Catalogue = {
       description: 'Cosmo all-in-one: manager, PostgreSQL and RabbitMQ in one container',
       uses: ['manager', 'rabbitmq'],
     },
+    {
+      name: 'node',
+      context: 'images/node',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'db' },
+      buildArgs: {},
+      description: 'A compact-cluster node: database member, queue member and manager in one container',
+      uses: ['manager', 'rabbitmq', 'aio'],
+    },
   ],
 };
 

@@ -56,7 +56,11 @@ describe('cosmo.yaml', () => {
     ['images:\n  registry: "http://x"\n', 'images.registry: "http://x" is not a registry'],
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
     ['external:\n  db: {host: db.example}\n', 'external: the aio mode runs its own database and queue'],
-    ['mode: compact\n', 'mode: compact is not available yet in this version (use aio or distributed)'],
+    ['mode: compact\n', 'credentials.source: the compact mode shares its credentials between nodes'],
+    [
+      'mode: compact\ncredentials: {source: files}\nexternal: {queue: {hosts: [mq]}}\n',
+      'external: external database and queue are not available yet',
+    ],
     ['nodes: [{name: a, address: 10.0.0.1}]\n', 'nodes: the aio mode runs on one host'],
     ['nodes: [{name: A, address: 10.0.0.1}]\n', 'nodes[0].name: "A" is not a valid node name'],
     ['modes: [1, 2]\n', 'modes:'],
@@ -183,5 +187,37 @@ describe('distributed plan', () => {
           expect(key.endsWith('_FILE') && value.startsWith('/run/secrets/')).toBe(true);
       }
     }
+  });
+});
+
+describe('compact plan', () => {
+  const plan = planFor(
+    parseConfig('mode: compact\nname: lab\ncredentials: {source: files}\nmodes: {compact: {port: 9200}}\n'),
+    '1.0.0',
+  );
+  const node = (name: string) => plan.services.find((svc) => svc.name === name)!;
+
+  it('has 3 nodes, each running every service against the whole cluster, and the load balancer', () => {
+    expect(plan.services.map((svc) => svc.name)).toEqual(['node1', 'node2', 'node3', 'lb']);
+    expect(node('node2')).toMatchObject({
+      imageName: 'node',
+      hostname: 'node2',
+      aliases: ['manager'],
+      volumes: [{ volume: 'node2_data', target: '/var/lib/cosmo' }],
+      nodeLabel: 'io.cosmo.node2',
+      labels: { 'io.cosmo.role': 'node', 'io.cosmo.mode': 'compact' },
+    });
+    expect(node('node2').environment).toMatchObject({
+      COSMO_DB_NODE: 'node2',
+      COSMO_DB_PEERS: 'node1,node2,node3',
+      RABBITMQ_NODENAME: 'rabbit@node2',
+      RABBITMQ_CLUSTER_PEERS: 'node1,node2,node3',
+      COSMO_NODE_NAME: 'node2',
+      COSMO_DB_PATRONI_URLS: 'http://node1:8008,http://node2:8008,http://node3:8008',
+      COSMO_MQ_HOSTS: 'node1,node2,node3',
+      COSMO_MQ_QUEUE_TYPE: 'quorum',
+    });
+    expect(node('lb').ports).toEqual([{ host: '0.0.0.0', published: 9200, target: 8080 }]);
+    expect(plan.volumes).toEqual(['node1_data', 'node2_data', 'node3_data']);
   });
 });

@@ -112,6 +112,13 @@ export const configSchema = z.strictObject({
           resources,
         })
         .prefault({}),
+      compact: z
+        .strictObject({
+          /** The load balancer's published port. */
+          port: port.default(8080),
+          bind: ipv4.default('0.0.0.0'),
+        })
+        .prefault({}),
       distributed: z
         .strictObject({
           /** The load balancer's published port. */

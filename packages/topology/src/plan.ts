@@ -29,6 +29,8 @@ export interface ServicePlan {
    * network, Swarm one service with N replicas whose DNS name `<name>` lists every task.
    */
   replicas?: number;
+  /** Other names it answers to on the network (compact nodes: `manager`, for the load balancer). */
+  aliases?: string[];
   environment: Record<string, string>;
   secrets: { name: string; target: string }[];
   volumes: { volume: string; target: string }[];

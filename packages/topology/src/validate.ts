@@ -56,17 +56,14 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
   if (config.mode === 'aio' && config.nodes) {
     problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
   }
-  if (config.mode === 'compact') {
-    problems.push(`mode: ${config.mode} is not available yet in this version (use aio or distributed)`);
-  }
   if (config.external && config.mode !== 'aio') {
     problems.push(
       'external: external database and queue are not available yet in this version; remove external',
     );
   }
-  if (config.mode === 'distributed' && config.credentials.source !== 'files') {
+  if (config.mode !== 'aio' && config.credentials.source !== 'files') {
     problems.push(
-      'credentials.source: the distributed mode shares its credentials between nodes; use files (cosmo init --mode distributed writes them)',
+      `credentials.source: the ${config.mode} mode shares its credentials between nodes; use files (cosmo init --mode ${config.mode} writes them)`,
     );
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -95,6 +92,9 @@ modes:
     port: ${port('aio')}
     bind: 0.0.0.0
     resources: {}     # e.g. {cpus: 2, memory: 2g}
+  compact:
+    port: ${port('compact')}        # the load balancer's published port (3 nodes, each running every service)
+    bind: 0.0.0.0
   distributed:
     port: ${port('distributed')}        # the load balancer's published port
     bind: 0.0.0.0

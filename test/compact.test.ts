@@ -1,0 +1,89 @@
+/**
+ * The compact cluster on one host, as a user brings it up (`cosmo init --mode compact`, `cosmo up`):
+ * 3 nodes, each a cosmo/node container running a database member, a queue member and a manager,
+ * behind the load balancer. It reaches OK, runs an execution through the LB, and loses no
+ * acknowledged write when the whole node holding the database primary is killed; the node comes
+ * back and the cluster returns to OK.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  API,
+  type Cluster,
+  clusterState,
+  docker,
+  missingWrites,
+  startCluster,
+  startWriter,
+} from './support/cluster.ts';
+import { eventually } from './support/stack.ts';
+
+const NAME = 'cosmo-itest-compact';
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster('compact', NAME, 18093);
+});
+
+afterAll(async () => {
+  await cluster?.down();
+});
+
+describe('the compact cluster (compose, one host)', () => {
+  it('reaches OK with 3 nodes, each a manager, a database member and a queue member', async () => {
+    const body = await clusterState(cluster, 'OK');
+    const nodes = ['node1', 'node2', 'node3'];
+    expect(Object.keys(body.services.manager.nodes).sort()).toEqual(nodes);
+    expect(Object.keys(body.services.db.nodes).sort()).toEqual(nodes);
+    expect(Object.keys(body.services.broker.nodes).sort()).toEqual(nodes);
+    const roles = Object.values(body.services.db.nodes).map((node: any) => node.services.role);
+    expect(roles.sort()).toEqual(['leader', 'replica', 'sync_standby']);
+    const containers = await docker.listContainers({ filters: { label: [`io.cosmo.project=${NAME}`] } });
+    const byRole = (role: string) => containers.filter((c) => c.Labels['io.cosmo.role'] === role).length;
+    expect([byRole('node'), byRole('lb')]).toEqual([3, 1]);
+  });
+
+  it('runs an execution through the load balancer', async () => {
+    const blueprint =
+      'tosca_definitions_version: x\nnode_templates:\n  a: {type: t}\n  b: {type: t, relationships: [{type: r, target: a}]}\n';
+    const upload = await cluster.api.raw('PUT', `${API}/blueprints/bp`, {
+      raw: blueprint,
+      headers: { 'content-type': 'application/yaml' },
+    });
+    expect(upload.status).toBe(201);
+    expect((await cluster.api.put(`${API}/deployments/dep`, { blueprint_id: 'bp' })).status).toBe(201);
+    const started = await cluster.api.post(`${API}/executions`, {
+      deployment_id: 'dep',
+      workflow_id: 'install',
+    });
+    expect(started.status).toBe(201);
+    const done = await eventually('the install to finish', async () => {
+      const { body } = await cluster.api.get(`${API}/executions/${started.body.id}`);
+      return body?.status === 'terminated' ? body : undefined;
+    });
+    expect(done.error).toBe('');
+  });
+
+  it('loses no acknowledged write when the node holding the database primary is killed, and the node comes back', async () => {
+    const primary = await cluster.primary();
+    const writer = startWriter(cluster, 'w-node');
+    let report: Awaited<ReturnType<typeof writer.stop>>;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await cluster.container(primary).kill({ signal: 'SIGKILL' });
+      await eventually(
+        'a new primary',
+        async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
+        90_000,
+        500,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    } finally {
+      report = await writer.stop();
+    }
+    expect(report.acknowledged.length).toBeGreaterThan(0);
+    expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
+    await cluster.container(primary).start();
+    const body = await clusterState(cluster, 'OK', 240_000);
+    expect(['replica', 'sync_standby']).toContain(body.services.db.nodes[primary].services.role);
+  });
+});
