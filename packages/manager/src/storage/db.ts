@@ -73,7 +73,9 @@ export class Database {
     // An idle client losing its server emits here; without a listener the process would exit.
     pool.on('error', (error) => {
       this.log.warn(`database connection lost (${error.message})`);
-      if (this.config.patroniUrls.length > 0) void this.rediscover();
+      // Follow Patroni until a primary answers (a bare rediscover() may find no leader yet, and its
+      // rejection here would be unhandled: it ended the process when a compact node died).
+      if (this.config.patroniUrls.length > 0) void this.follow();
     });
     return pool;
   }
