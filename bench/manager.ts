@@ -161,7 +161,7 @@ try {
     notes: [
       `${CONNECTIONS} connections, ${DURATION} s per measure (autocannon), all three containers and the load generator on the same 2 cores`,
       `${done} of ${posted} posted executions terminated (2 nodes, 6 lifecycle steps each); end-to-end rate from the first POST to an empty queue`,
-      'the executions run no-op operations: the workflow writes each step event and runs no script (real script operations are open work)',
+      "the executions' operations are no-ops: the blueprint has no scripts, so each step only records its passage (`pnpm bench:workflows` measures installs that run a script per operation)",
       'GET /status reads no database (health is kept in memory); listing and creating deployments do',
       'target: >= 2,000 req/s for GET /status',
     ],
