@@ -7,6 +7,14 @@
  */
 import type { CosmoConfig } from './config.ts';
 import {
+  CLUSTER_SECRETS,
+  clusterManagerEnv,
+  DRAIN_SECONDS,
+  dbMemberEnv,
+  loadBalancer,
+  queueMemberEnv,
+} from './members.ts';
+import {
   accessUrl,
   healthcheck,
   INSTANCE,
@@ -16,22 +24,8 @@ import {
   type SecretKey,
   type ServicePlan,
   secretMount,
-  secretPath,
   secretPlans,
 } from './plan.ts';
-
-const SECRETS: readonly SecretKey[] = [
-  'db',
-  'dbSuperuser',
-  'dbReplication',
-  'dbRest',
-  'mq',
-  'mqCookie',
-  'admin',
-];
-
-/** How long a stopping manager keeps serving while its /ok fails: the LB's 2 checks 500 ms apart, plus margin. */
-const DRAIN_SECONDS = 3;
 
 const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
 
@@ -57,15 +51,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     image: image('db'),
     localImage: local,
     hostname: node,
-    environment: {
-      COSMO_DB_NODE: node,
-      COSMO_DB_PEERS: dbNodes.join(','),
-      COSMO_DB_SCOPE: config.name,
-      POSTGRES_PASSWORD_FILE: secretPath('db'),
-      COSMO_DB_SUPERUSER_PASSWORD_FILE: secretPath('dbSuperuser'),
-      COSMO_DB_REPLICATION_PASSWORD_FILE: secretPath('dbReplication'),
-      COSMO_DB_REST_PASSWORD_FILE: secretPath('dbRest'),
-    },
+    environment: dbMemberEnv(config, node, dbNodes),
     secrets: secrets(['db', 'dbSuperuser', 'dbReplication', 'dbRest']),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/cosmo' }],
     tmpfs: ['/run/cosmo-db'],
@@ -88,14 +74,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     image: image('rabbitmq'),
     localImage: local,
     hostname: node,
-    environment: {
-      RABBITMQ_NODENAME: `rabbit@${node}`,
-      RABBITMQ_CLUSTER_PEERS: queueNodes.join(','),
-      RABBITMQ_PASSWORD_FILE: secretPath('mq'),
-      RABBITMQ_ERLANG_COOKIE_FILE: secretPath('mqCookie'),
-      // Flow control well below the container's memory limit (RabbitMQ would size it from the host's).
-      RABBITMQ_MEMORY_HIGH_WATERMARK: '400MB',
-    },
+    environment: queueMemberEnv(node, queueNodes),
     secrets: secrets(['mq', 'mqCookie']),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/rabbitmq' }],
     tmpfs: ['/run/rabbitmq-root'],
@@ -117,18 +96,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     localImage: local,
     hostname: INSTANCE,
     replicas: mode.managers,
-    environment: {
-      COSMO_NODE_NAME: INSTANCE,
-      COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
-      COSMO_DB_PASSWORD_FILE: secretPath('db'),
-      COSMO_MQ_HOSTS: queueNodes.join(','),
-      COSMO_MQ_QUEUE_TYPE: 'quorum',
-      COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
-      COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
-      COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
-      // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds.
-      COSMO_TRUST_PROXY: 'true',
-    },
+    environment: clusterManagerEnv(INSTANCE, dbNodes, queueNodes),
     secrets: secrets(['db', 'mq', 'admin']),
     volumes: [],
     tmpfs: ['/run/cosmo'],
@@ -141,31 +109,14 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     labels: labels('manager'),
   };
 
-  const lb: ServicePlan = {
-    name: 'lb',
-    imageName: 'lb',
-    image: image('lb'),
-    localImage: local,
-    // Every manager answers to the name `manager` (compose: a network alias; Swarm: the dnsrr service).
-    environment: { COSMO_LB_MANAGERS: 'manager' },
-    secrets: [],
-    volumes: [],
-    tmpfs: [],
-    ports: [{ host: mode.bind, published: mode.port, target: 8080 }],
-    healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-lb-healthcheck'], 90),
-    stopGracePeriodSeconds: 10,
-    restart: 'unless-stopped',
-    resources: { memory: '256m' },
-    nodeLabel: 'io.cosmo.lb',
-    labels: labels('lb'),
-  };
+  const lb = loadBalancer(config, version, mode, labels('lb'));
 
   return {
     name: config.name,
     mode: 'distributed',
     services: [...db, ...queue, manager, lb],
     volumes: [...dbNodes, ...queueNodes].map((node) => `${node}_data`),
-    secrets: secretPlans(config, SECRETS),
+    secrets: secretPlans(config, CLUSTER_SECRETS),
     access: {
       url: accessUrl(mode.bind, mode.port),
       adminUser: 'admin',

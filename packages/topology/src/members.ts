@@ -1,0 +1,96 @@
+/**
+ * What the cluster modes (distributed, compact) give their members, whether each runs in a container
+ * of its own (distributed) or all of a node's run in one (compact): the same secrets, the same
+ * variables for a database member, a queue member and a manager, and the same load balancer.
+ */
+import type { CosmoConfig } from './config.ts';
+import { healthcheck, imageRef, type SecretKey, type ServicePlan, secretPath } from './plan.ts';
+
+/** Every credential a cluster shares between its nodes. */
+export const CLUSTER_SECRETS: readonly SecretKey[] = [
+  'db',
+  'dbSuperuser',
+  'dbReplication',
+  'dbRest',
+  'mq',
+  'mqCookie',
+  'admin',
+];
+
+/** How long a stopping manager keeps serving while its /ok fails: the LB's 2 checks 500 ms apart, plus margin. */
+export const DRAIN_SECONDS = 3;
+
+/** A database member (cosmo/db's variables): `node` is its name and host name, `peers` every member's. */
+export function dbMemberEnv(
+  config: CosmoConfig,
+  node: string,
+  peers: readonly string[],
+): Record<string, string> {
+  return {
+    COSMO_DB_NODE: node,
+    COSMO_DB_PEERS: peers.join(','),
+    COSMO_DB_SCOPE: config.name,
+    POSTGRES_PASSWORD_FILE: secretPath('db'),
+    COSMO_DB_SUPERUSER_PASSWORD_FILE: secretPath('dbSuperuser'),
+    COSMO_DB_REPLICATION_PASSWORD_FILE: secretPath('dbReplication'),
+    COSMO_DB_REST_PASSWORD_FILE: secretPath('dbRest'),
+  };
+}
+
+/** A queue member (cosmo/rabbitmq's variables). */
+export function queueMemberEnv(node: string, peers: readonly string[]): Record<string, string> {
+  return {
+    RABBITMQ_NODENAME: `rabbit@${node}`,
+    RABBITMQ_CLUSTER_PEERS: peers.join(','),
+    RABBITMQ_PASSWORD_FILE: secretPath('mq'),
+    RABBITMQ_ERLANG_COOKIE_FILE: secretPath('mqCookie'),
+    // Flow control well below the container's memory limit (RabbitMQ would size it from the host's).
+    RABBITMQ_MEMORY_HIGH_WATERMARK: '400MB',
+  };
+}
+
+/** A manager working against the whole cluster: every database member's Patroni, every broker. */
+export function clusterManagerEnv(
+  name: string,
+  dbNodes: readonly string[],
+  queueNodes: readonly string[],
+): Record<string, string> {
+  return {
+    COSMO_NODE_NAME: name,
+    COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
+    COSMO_DB_PASSWORD_FILE: secretPath('db'),
+    COSMO_MQ_HOSTS: queueNodes.join(','),
+    COSMO_MQ_QUEUE_TYPE: 'quorum',
+    COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
+    COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
+    COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
+    // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds.
+    COSMO_TRUST_PROXY: 'true',
+  };
+}
+
+/** The load balancer publishing the API; every manager answers to `manager` on the network. */
+export function loadBalancer(
+  config: CosmoConfig,
+  version: string,
+  published: { port: number; bind: string },
+  labels: Record<string, string>,
+): ServicePlan {
+  return {
+    name: 'lb',
+    imageName: 'lb',
+    image: imageRef(config, 'lb', version),
+    localImage: config.images.registry === '',
+    environment: { COSMO_LB_MANAGERS: 'manager' },
+    secrets: [],
+    volumes: [],
+    tmpfs: [],
+    ports: [{ host: published.bind, published: published.port, target: 8080 }],
+    healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-lb-healthcheck'], 90),
+    stopGracePeriodSeconds: 10,
+    restart: 'unless-stopped',
+    resources: { memory: '256m' },
+    nodeLabel: 'io.cosmo.lb',
+    labels,
+  };
+}
