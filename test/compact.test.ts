@@ -11,9 +11,9 @@ import {
   type Cluster,
   clusterState,
   docker,
+  failPrimary,
   missingWrites,
   startCluster,
-  startWriter,
 } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
 
@@ -64,22 +64,9 @@ describe('the compact cluster (compose, one host)', () => {
   });
 
   it('loses no acknowledged write when the node holding the database primary is killed, and the node comes back', async () => {
-    const primary = await cluster.primary();
-    const writer = startWriter(cluster, 'w-node');
-    let report: Awaited<ReturnType<typeof writer.stop>>;
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      await cluster.container(primary).kill({ signal: 'SIGKILL' });
-      await eventually(
-        'a new primary',
-        async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
-        90_000,
-        500,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-    } finally {
-      report = await writer.stop();
-    }
+    const { primary, report } = await failPrimary(cluster, 'w-node', (node) =>
+      node.kill({ signal: 'SIGKILL' }),
+    );
     expect(report.acknowledged.length).toBeGreaterThan(0);
     expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
     await cluster.container(primary).start();

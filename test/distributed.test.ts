@@ -17,10 +17,10 @@ import {
   type Cluster,
   clusterState,
   docker,
+  failPrimary,
   missingWrites,
   startDistributed,
   startReader,
-  startWriter,
 } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
 
@@ -193,23 +193,7 @@ describe('the distributed cluster (compose, one host)', () => {
     ['stopped (docker stop)', (c: any) => c.stop({ t: 40 })],
   ] as const) {
     it(`loses no acknowledged write when the database primary is ${how}, and the old primary rejoins`, async () => {
-      const primary = await cluster.primary();
-      const writer = startWriter(cluster, `w-${how.split(' ')[0]}`);
-      let report: Awaited<ReturnType<typeof writer.stop>>;
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
-        await act(cluster.container(primary));
-        // Writes resume on the new primary.
-        await eventually(
-          'a new primary',
-          async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
-          90_000,
-          500,
-        );
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
-      } finally {
-        report = await writer.stop();
-      }
+      const { primary, report } = await failPrimary(cluster, `w-${how.split(' ')[0]}`, act);
       expect(report.acknowledged.length).toBeGreaterThan(0);
       expect(await missingWrites(cluster, report.acknowledged)).toEqual([]);
       await cluster.container(primary).start();

@@ -10,7 +10,7 @@ import { zipSync } from 'fflate';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client } from './support/api.ts';
-import { eventually, type Stack, startStack } from './support/stack.ts';
+import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
 
 const API = '/api/v3.1';
 let stack: Stack;
@@ -52,16 +52,7 @@ function multipart(archive: Buffer, params: string | undefined, fileName = 'blue
   return form;
 }
 
-async function finished(id: string, timeoutMs = 60_000) {
-  return eventually(
-    `execution ${id} to finish`,
-    async () => {
-      const { body } = await api.get(`${API}/executions/${id}`);
-      return ['terminated', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
-    },
-    timeoutMs,
-  );
-}
+const finished = (id: string, timeoutMs = 60_000) => finishedExecution(api, id, timeoutMs);
 
 async function events(executionId: string) {
   const { status, body } = await api.get(`${API}/events?execution_id=${executionId}&_size=1000`);

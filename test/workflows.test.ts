@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client } from './support/api.ts';
-import { eventually, type Stack, startStack } from './support/stack.ts';
+import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
 
 const API = '/api/v3.1';
 const run = promisify(execFile);
@@ -126,16 +126,7 @@ async function start(deployment: string, workflow = 'install', extra: Record<str
   return started.body.id as string;
 }
 
-async function finished(id: string, timeoutMs = 120_000) {
-  return eventually(
-    `execution ${id} to finish`,
-    async () => {
-      const { body } = await api.get(`${API}/executions/${id}`);
-      return ['terminated', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
-    },
-    timeoutMs,
-  );
-}
+const finished = (id: string, timeoutMs = 120_000) => finishedExecution(api, id, timeoutMs);
 
 interface Event {
   event_type: string | null;

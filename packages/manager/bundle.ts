@@ -27,15 +27,21 @@ if (major !== NODE_MAJOR) {
 
 await mkdir(out, { recursive: true });
 const { version } = rootPackage;
-await build({
-  entryPoints: [path.join(here, 'src/bin.ts')],
-  outfile: path.join(out, 'manager.mjs'),
+// What both bundles share: one minified file for this Node, with its dependencies inside.
+const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: `node${NODE_MAJOR}`,
   minify: true,
   legalComments: 'none',
+  logLevel: 'warning',
+} as const;
+
+await build({
+  ...common,
+  entryPoints: [path.join(here, 'src/bin.ts')],
+  outfile: path.join(out, 'manager.mjs'),
+  format: 'esm',
   // pg's optional native binding is never installed.
   external: ['pg-native'],
   define: { COSMO_VERSION: JSON.stringify(version) },
@@ -43,22 +49,16 @@ await build({
   banner: {
     js: "import { createRequire as __cosmoRequire } from 'node:module'; const require = __cosmoRequire(import.meta.url);",
   },
-  logLevel: 'warning',
 });
 
-// ctx, the command operations' scripts call: on its own, started by the image's node.
+// ctx, the command operations' scripts call: on its own, started by the image's node. CommonJS: a
+// file without an extension is loaded as CommonJS.
 await build({
+  ...common,
   entryPoints: [path.join(here, 'src/workflows/ctx-client.ts')],
   outfile: path.join(out, 'ctx'),
-  bundle: true,
-  platform: 'node',
-  // CommonJS: a file without an extension is loaded as CommonJS.
   format: 'cjs',
-  target: `node${NODE_MAJOR}`,
-  minify: true,
-  legalComments: 'none',
   banner: { js: '#!/usr/local/bin/node' },
-  logLevel: 'warning',
 });
 await chmod(path.join(out, 'ctx'), 0o755);
 

@@ -176,3 +176,33 @@ export function startReader(
     },
   };
 }
+
+/**
+ * Does `fault` to the container holding the database primary while a client writes through the
+ * load balancer, waits for another primary and a few more writes, and reports what was acknowledged
+ * (the caller checks that none is missing).
+ */
+export async function failPrimary(
+  cluster: Cluster,
+  prefix: string,
+  fault: (container: Docker.Container) => Promise<unknown>,
+): Promise<{ primary: string; report: WriterReport }> {
+  const primary = await cluster.primary();
+  const writer = startWriter(cluster, prefix);
+  let report: WriterReport | undefined;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await fault(cluster.container(primary));
+    // Writes resume on the new primary.
+    await eventually(
+      'a new primary',
+      async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
+      90_000,
+      500,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+  } finally {
+    report = await writer.stop();
+  }
+  return { primary, report };
+}

@@ -123,3 +123,19 @@ export async function eventually<T>(
     `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
   );
 }
+
+/** Polls an execution until it is terminated, failed or cancelled; returns it. */
+export function finishedExecution(
+  api: { get(path: string): Promise<{ body: any }> },
+  id: string,
+  timeoutMs = 60_000,
+): Promise<any> {
+  return eventually(
+    `execution ${id} to finish`,
+    async () => {
+      const { body } = await api.get(`/api/v3.1/executions/${id}`);
+      return ['terminated', 'failed', 'cancelled'].includes(body?.status) ? body : undefined;
+    },
+    timeoutMs,
+  );
+}
