@@ -205,6 +205,16 @@ describe('authentication', () => {
       'invalid token',
     );
   });
+
+  it('drops a token deleted through this manager at once', async () => {
+    const good = `ctok-AbCdEfGhIj-${'s'.repeat(40)}`;
+    await auth.authenticate({ 'authentication-token': good });
+    store.tokens.delete('AbCdEfGhIj');
+    auth.forgetToken('AbCdEfGhIj');
+    expect((await rejection(auth.authenticate({ 'authentication-token': good }))).message).toContain(
+      'invalid token',
+    );
+  });
 });
 
 describe('authentication while the database is away', () => {

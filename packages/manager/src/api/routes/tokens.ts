@@ -116,6 +116,8 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.delete<{ Params: { id: string } }>('/tokens/:id', async (request, reply) => {
     const token = await findToken(request);
     await ctx.db.query('DELETE FROM tokens WHERE id = $1', [token.id]);
+    // At once here; other managers drop it from their cache within a second.
+    ctx.auth.forgetToken(token.id);
     return reply.code(204).send();
   });
 }
