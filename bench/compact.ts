@@ -1,0 +1,87 @@
+/**
+ * Compact-cluster benchmark, on one host: `cosmo up` time to cluster-status OK (3 nodes, each running
+ * a database member, a queue member and a manager, plus the LB), and the write gap (longest time
+ * between two acknowledged writes through the load balancer) with lost acknowledged writes when the
+ * whole node holding the database primary is killed. Median of BENCH_RUNS (5). Measures and records;
+ * never passes or fails. Run: pnpm bench:compact
+ */
+import { clusterState, failPrimary, missingWrites, startCluster } from '../test/support/cluster.ts';
+import { record } from './record.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const ups: number[] = [];
+for (let run = 1; run < RUNS; run++) {
+  const cluster = await startCluster('compact', `cosmo-bench-compact-${run}`, 18290);
+  ups.push(cluster.upSeconds);
+  log(`cosmo up #${run}: ${cluster.upSeconds} s`);
+  await cluster.down();
+}
+const cluster = await startCluster('compact', 'cosmo-bench-compact', 18290);
+ups.push(cluster.upSeconds);
+log(`cosmo up #${RUNS}: ${cluster.upSeconds} s`);
+try {
+  const kills: { gap: number; lost: number; acknowledged: number }[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    await clusterState(cluster, 'OK', 240_000);
+    const { primary, report } = await failPrimary(cluster, `bench-node-${run}-${Date.now()}`, (node) =>
+      node.kill({ signal: 'SIGKILL' }),
+    );
+    const lost = (await missingWrites(cluster, report.acknowledged)).length;
+    await cluster.container(primary).start();
+    kills.push({ gap: report.longestGapSeconds, lost, acknowledged: report.acknowledged.length });
+    log(
+      `node kill #${run}: ${primary}, gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged, ${lost} lost`,
+    );
+  }
+  await clusterState(cluster, 'OK', 240_000);
+
+  const verdict = (ok: boolean) => (ok ? 'met' : 'missed');
+  const up = median(ups);
+  const gap = median(kills.map((k) => k.gap));
+  const lost = kills.reduce((sum, k) => sum + k.lost, 0);
+  const acknowledged = kills.reduce((sum, k) => sum + k.acknowledged, 0);
+  await record({
+    name: 'compact',
+    title: 'Compact cluster (one host, 3 nodes + LB)',
+    command: 'pnpm bench:compact',
+    columns: ['measure', 'result', 'runs', 'target', 'verdict'],
+    rows: [
+      [
+        '`cosmo up` to cluster-status OK, images built (s, median)',
+        up.toFixed(1),
+        ups.map((s) => s.toFixed(1)).join(', '),
+        '<= 45',
+        verdict(up <= 45),
+      ],
+      [
+        'write gap, node holding the DB primary killed (s, median)',
+        gap.toFixed(1),
+        kills.map((k) => k.gap.toFixed(1)).join(', '),
+        '<= 22',
+        verdict(gap <= 22),
+      ],
+      [
+        'acknowledged writes lost (all runs)',
+        String(lost),
+        `${acknowledged} acknowledged`,
+        '0',
+        verdict(lost === 0),
+      ],
+    ],
+    notes: [
+      'Write gap: the longest time between two acknowledged writes (PUT /blueprints, one at a time through HAProxy) around the kill; every acknowledged write is then looked up.',
+      "A killed node takes its manager, its queue member and its etcd member with it; Patroni's leader key expires after its ttl (20 s, Patroni's minimum) before a standby may promote.",
+      'The node is started again after each run and the cluster waited for until OK.',
+    ],
+    raw: { ups, kills },
+  });
+} finally {
+  await cluster.down();
+}
