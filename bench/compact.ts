@@ -5,7 +5,13 @@
  * whole node holding the database primary is killed. Median of BENCH_RUNS (5). Measures and records;
  * never passes or fails. Run: pnpm bench:compact
  */
-import { clusterState, failPrimary, missingWrites, startCluster } from '../test/support/cluster.ts';
+import {
+  clusterState,
+  failPrimary,
+  missingWrites,
+  queueFullyReplicated,
+  startCluster,
+} from '../test/support/cluster.ts';
 import { record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -30,6 +36,7 @@ try {
   const kills: { gap: number; lost: number; acknowledged: number }[] = [];
   for (let run = 1; run <= RUNS; run++) {
     await clusterState(cluster, 'OK', 240_000);
+    await queueFullyReplicated(cluster, 'node1');
     const { primary, report } = await failPrimary(cluster, `bench-node-${run}-${Date.now()}`, (node) =>
       node.kill({ signal: 'SIGKILL' }),
     );

@@ -13,6 +13,7 @@ import {
   docker,
   failPrimary,
   missingWrites,
+  queueFullyReplicated,
   startCluster,
 } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
@@ -64,6 +65,8 @@ describe('the compact cluster (compose, one host)', () => {
   });
 
   it('loses no acknowledged write when the node holding the database primary is killed, and the node comes back', async () => {
+    // The node goes with its queue member: the executions queue must have its 3 members first.
+    await queueFullyReplicated(cluster, 'node1');
     const { primary, report } = await failPrimary(cluster, 'w-node', (node) =>
       node.kill({ signal: 'SIGKILL' }),
     );

@@ -19,6 +19,7 @@ import {
   docker,
   failPrimary,
   missingWrites,
+  queueFullyReplicated,
   startDistributed,
   startReader,
 } from './support/cluster.ts';
@@ -130,28 +131,7 @@ describe('the distributed cluster (compose, one host)', () => {
   it('loses no acknowledged execution when a queue node is killed while executions run', async () => {
     const { api } = cluster;
     // Every member holds the quorum queue before one is killed (members join it within seconds).
-    await eventually(
-      'the executions queue on all 3 queue nodes',
-      async () => {
-        const { stdout } = await run('docker', [
-          'exec',
-          `${NAME}-queue1-1`,
-          'rabbitmqctl',
-          '-q',
-          'list_queues',
-          'name',
-          'members',
-          '--formatter',
-          'json',
-        ]);
-        const queue = (JSON.parse(stdout) as { name: string; members: string[] }[]).find(
-          (q) => q.name === 'cosmo.executions',
-        );
-        return queue && queue.members.length === 3 ? true : undefined;
-      },
-      60_000,
-      1_000,
-    );
+    await queueFullyReplicated(cluster, 'queue1');
     const acknowledged: string[] = [];
     let running = true;
     const submitter = (async () => {

@@ -178,6 +178,35 @@ export function startReader(
 }
 
 /**
+ * Waits until the executions quorum queue has a member on every queue node (`broker`: a container
+ * running one). Members that join a cluster after the queue was declared are added to it within
+ * seconds (membership reconciliation every 10 s): until then, losing a member can cost the queue its
+ * majority, and the managers cannot consume from it.
+ */
+export async function queueFullyReplicated(cluster: Cluster, broker: string, members = 3): Promise<void> {
+  await eventually(
+    `the executions queue on all ${members} queue nodes`,
+    async () => {
+      const exec = await cluster.container(broker).exec({
+        Cmd: ['rabbitmqctl', '-q', 'list_queues', 'name', 'members', '--formatter', 'json'],
+        AttachStdout: true,
+      });
+      const stream = await exec.start({});
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const json = text.slice(text.indexOf('['), text.lastIndexOf(']') + 1);
+      const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
+        (q) => q.name === 'cosmo.executions',
+      );
+      return queue && queue.members.length === members ? true : undefined;
+    },
+    120_000,
+    2_000,
+  );
+}
+
+/**
  * Does `fault` to the container holding the database primary while a client writes through the
  * load balancer, waits for another primary and a few more writes, and reports what was acknowledged
  * (the caller checks that none is missing).

@@ -121,15 +121,16 @@ export async function lastManagerWarning(
 
 /**
  * A container that will not come up by waiting: exited or dead (its restart policy did not take it
- * back), or restarted since `restartsBefore` counted (a platform coming up has no reason to: its
- * services wait for each other rather than exit).
+ * back), or restarted twice since `restartsBefore` counted (a loop). One restart is let pass: a
+ * cluster member may fail once while its peers are still starting (a RabbitMQ member did, in a
+ * cluster started again with new credentials), and its restart policy brings it back.
  */
 export function brokenContainer(
   containers: ContainerView[],
   restartsBefore: Map<string, number>,
 ): ContainerView | undefined {
   return containers.find(
-    (c) => c.state === 'exited' || c.state === 'dead' || c.restarts > (restartsBefore.get(c.id) ?? 0),
+    (c) => c.state === 'exited' || c.state === 'dead' || c.restarts - (restartsBefore.get(c.id) ?? 0) >= 2,
   );
 }
 
