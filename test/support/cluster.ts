@@ -3,9 +3,11 @@
  * `cosmo up`) in a folder of its own, and what the fault tests and the failover benchmark do to it: find and
  * kill members, and keep a client writing through the load balancer, counting what was acknowledged.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { type Client, client } from './api.ts';
 import { cosmo } from './cli.ts';
@@ -13,6 +15,7 @@ import { eventually } from './stack.ts';
 
 export const API = '/api/v3.1';
 export const docker = new Docker();
+const run = promisify(execFile);
 
 export interface Cluster {
   name: string;
@@ -187,16 +190,18 @@ export async function queueFullyReplicated(cluster: Cluster, broker: string, mem
   await eventually(
     `the executions queue on all ${members} queue nodes`,
     async () => {
-      const exec = await cluster.container(broker).exec({
-        Cmd: ['rabbitmqctl', '-q', 'list_queues', 'name', 'members', '--formatter', 'json'],
-        AttachStdout: true,
-      });
-      const stream = await exec.start({});
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const json = text.slice(text.indexOf('['), text.lastIndexOf(']') + 1);
-      const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
+      const { stdout } = await run('docker', [
+        'exec',
+        `${cluster.name}-${broker}-1`,
+        'rabbitmqctl',
+        '-q',
+        'list_queues',
+        'name',
+        'members',
+        '--formatter',
+        'json',
+      ]);
+      const queue = (JSON.parse(stdout) as { name: string; members: string[] }[]).find(
         (q) => q.name === 'cosmo.executions',
       );
       return queue && queue.members.length === members ? true : undefined;
