@@ -94,8 +94,12 @@ export function registerUp(program: Command): void {
           state = Object.entries(status.services)
             .map(([name, s]) => `${name} ${s.status}`)
             .join(', ');
-        } catch {
-          const warning = await lastManagerWarning(docker, containers);
+        } catch (error) {
+          // An API that answers but refuses (a 401: the running platform has other credentials than
+          // this folder's) says more than the manager's last warning.
+          const message = (error as Error).message;
+          const answered = !/fetch failed|no manager answers|aborted|timeout/i.test(message);
+          const warning = answered ? `API: ${message}` : await lastManagerWarning(docker, containers);
           state = [containers.map(describeContainer).join(', '), warning].filter(Boolean).join('; ');
         }
         if (state !== last || elapsed - lastPrinted >= 10) {
