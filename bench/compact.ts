@@ -12,14 +12,9 @@ import {
   queueFullyReplicated,
   startCluster,
 } from '../test/support/cluster.ts';
-import { record } from './record.ts';
+import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const ups: number[] = [];

@@ -15,14 +15,9 @@ import {
   startWriter,
 } from '../test/support/cluster.ts';
 import { eventually } from '../test/support/stack.ts';
-import { record } from './record.ts';
+import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 

@@ -51,3 +51,10 @@ export async function record(result: BenchResult): Promise<void> {
   await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), sections.join('\n'));
   console.log(sections.join('\n'));
 }
+
+/** The median of a list of measurements (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

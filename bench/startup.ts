@@ -5,17 +5,11 @@
  */
 import { connectDocker, defaultCatalogue, repository } from '@cosmo/images';
 import type Docker from 'dockerode';
-import { record } from './record.ts';
+import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const IMAGE = 'cosmo/aio:latest';
 const docker = await connectDocker();
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 async function exec(container: Docker.Container, cmd: string[]): Promise<string> {
   const run = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: false });
