@@ -39,12 +39,20 @@ export async function startCluster(
   mode: 'distributed' | 'compact',
   name: string,
   port: number,
+  options: {
+    /** More `cosmo init` flags (`--external-db URL`, …). */
+    initArgs?: string[];
+    /** Run in the project folder between init and up (files the operator supplies). */
+    prepare?: (dir: string) => Promise<void>;
+  } = {},
 ): Promise<Cluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${name}-`));
-  const init = await cosmo(['init', '--mode', mode, '--name', name, '--port', String(port)], {
-    cwd: dir,
-  });
+  const init = await cosmo(
+    ['init', '--mode', mode, '--name', name, '--port', String(port), ...(options.initArgs ?? [])],
+    { cwd: dir },
+  );
   if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);
+  await options.prepare?.(dir);
   const up = await cosmo(['up', '--timeout', '240'], { cwd: dir });
   if (up.code !== 0) throw new Error(`cosmo up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
   const upSeconds = Number(/Cosmo is up in ([\d.]+) s/.exec(up.stdout)?.[1] ?? Number.NaN);
@@ -73,6 +81,11 @@ export async function startCluster(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Removes whatever a project left (a cluster whose `cosmo up` failed has no Cluster to take down). */
+export async function removeProject(name: string): Promise<void> {
+  await run('docker', ['compose', '-p', name, 'down', '--volumes', '--remove-orphans']).catch(() => {});
 }
 
 /** Polls cluster-status until it reports the wanted state. */

@@ -13,9 +13,14 @@ export function randomSecret(length = 32): string {
   return Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 }
 
-/** The secret files of a plan, as absolute paths (the plan's are relative to cosmo.yaml's folder). */
+/**
+ * The secret files a plan generates, as absolute paths (the plan's are relative to cosmo.yaml's
+ * folder). The files an operator supplies (an external service's password) are not among them.
+ */
 export function secretFiles(plan: Plan, configDir: string): string[] {
-  return plan.secrets.map((secret) => path.resolve(configDir, secret.file));
+  return plan.secrets
+    .filter((secret) => !secret.provided)
+    .map((secret) => path.resolve(configDir, secret.file));
 }
 
 export async function writeSecrets(files: string[]): Promise<string[]> {

@@ -142,3 +142,74 @@ describe('distributed cluster files', () => {
     }
   });
 });
+
+describe('clusters with an external database and queue', () => {
+  const external = `external:
+  db: {host: 10.0.0.5, port: 6432, database: platform, user: app, password_file: ext/db, sslmode: verify-full, ca_file: ext/ca.pem}
+  queue: {hosts: ["mq.example:5671"], user: app, password_file: ext/mq, vhost: cosmo, tls: true}
+`;
+  const planOf = (mode: string, extra = external) =>
+    planFor(parseConfig(`${defaultConfigText({ mode, credentials: 'files' })}${extra}`), '1.0.0');
+
+  it('distributed: no database or queue members, managers connect to the external services', () => {
+    const plan = planOf('distributed');
+    const compose = parse(renderCompose(plan, options));
+    expect(Object.keys(compose.services)).toEqual(['manager1', 'manager2', 'manager3', 'lb']);
+    expect(compose.volumes ?? {}).toEqual({});
+    expect(compose.services.manager1.environment).toMatchObject({
+      COSMO_DB_HOST: '10.0.0.5',
+      COSMO_DB_PORT: '6432',
+      COSMO_DB_NAME: 'platform',
+      COSMO_DB_USER: 'app',
+      COSMO_DB_SSLMODE: 'verify-full',
+      COSMO_DB_CA_FILE: '/run/secrets/external_db_ca.pem',
+      COSMO_DB_EXTERNAL: 'true',
+      COSMO_MQ_HOSTS: 'mq.example:5671',
+      COSMO_MQ_VHOST: 'cosmo',
+      COSMO_MQ_TLS: 'true',
+      COSMO_MQ_EXTERNAL: 'true',
+    });
+    expect(compose.services.manager1.environment.COSMO_DB_PATRONI_URLS).toBeUndefined();
+    // Only the admin's password is generated; the external files are the operator's, under their names.
+    expect(plan.secrets.filter((secret) => !secret.provided).map((secret) => secret.file)).toEqual([
+      'secrets/admin_password',
+    ]);
+    expect(plan.secrets.filter((secret) => secret.provided).map((secret) => secret.file)).toEqual([
+      'ext/db',
+      'ext/ca.pem',
+      'ext/mq',
+    ]);
+    expect(compose.secrets.cosmo_external_db_password).toEqual({ file: 'ext/db' });
+    expect(compose.services.manager2.secrets.map((s: { target: string }) => s.target)).toEqual([
+      'admin_password',
+      'external_db_password',
+      'external_db_ca.pem',
+      'external_queue_password',
+    ]);
+  });
+
+  it('compact: each node runs only the services that are not external', () => {
+    const onlyDb = `external:
+  db: {host: pg.example, password_file: ext/db, sslmode: disable}
+`;
+    const plan = planOf('compact', onlyDb);
+    const node = plan.services.find((service) => service.name === 'node1')!;
+    expect(node.environment.COSMO_SERVICES).toBe('rabbitmq,manager');
+    expect(node.environment.COSMO_DB_NODE).toBeUndefined();
+    expect(node.environment.RABBITMQ_CLUSTER_PEERS).toBe('node1,node2,node3');
+    expect(node.environment.COSMO_MQ_HOSTS).toBe('node1,node2,node3');
+    expect(node.healthcheck.test).toEqual(['CMD', 'bash', '-c', '</dev/tcp/127.0.0.1/25672']);
+    expect(node.tmpfs).not.toContain('/run/cosmo-db');
+    expect(plan.secrets.map((secret) => secret.file)).toEqual([
+      'secrets/mq_password',
+      'secrets/mq_erlang_cookie',
+      'secrets/admin_password',
+      'ext/db',
+    ]);
+    const both = planOf('compact').services.find((service) => service.name === 'node2')!;
+    expect(both.environment.COSMO_SERVICES).toBe('manager');
+    expect(both.healthcheck.test).toEqual(['CMD', '/usr/local/bin/cosmo-healthcheck']);
+    const none = planOf('compact', '').services.find((service) => service.name === 'node3')!;
+    expect(none.environment.COSMO_SERVICES).toBeUndefined();
+  });
+});

@@ -39,6 +39,9 @@ export interface ManagerConfig {
     user: string;
     password: string;
     vhost: string;
+    /** AMQPS: the broker's certificate verified against `ca` (or Node's public CAs). */
+    tls: boolean;
+    ca: string | undefined;
     external: boolean;
     /** quorum (replicated, for a cluster of brokers) or classic (one broker: no Raft log to recover). */
     queueType: QueueType;
@@ -213,6 +216,7 @@ function ownAddress(): string {
 export function loadConfig(env: Env = process.env): ManagerConfig {
   const r = new Reader(env);
   const patroniUrls = r.urls('COSMO_DB_PATRONI_URLS');
+  const mqTls = r.bool('COSMO_MQ_TLS');
   const config: ManagerConfig = {
     nodeName: r.string('COSMO_NODE_NAME', os.hostname()),
     privateIp: r.string('COSMO_PRIVATE_IP', ownAddress()),
@@ -230,10 +234,12 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       external: r.bool('COSMO_DB_EXTERNAL'),
     },
     mq: {
-      hosts: r.hostPorts('COSMO_MQ_HOSTS', 5672),
+      hosts: r.hostPorts('COSMO_MQ_HOSTS', mqTls ? 5671 : 5672),
       user: r.string('COSMO_MQ_USER', 'cosmo'),
       password: r.secret('COSMO_MQ_PASSWORD', true) ?? '',
       vhost: r.string('COSMO_MQ_VHOST', '/'),
+      tls: mqTls,
+      ca: r.file('COSMO_MQ_CA_FILE'),
       external: r.bool('COSMO_MQ_EXTERNAL'),
       queueType: r.oneOf('COSMO_MQ_QUEUE_TYPE', QUEUE_TYPES, 'quorum'),
     },
@@ -271,6 +277,11 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
   if (config.db.sslMode.startsWith('verify') && !config.db.ca) {
     r.problems.push(
       `COSMO_DB_SSLMODE=${config.db.sslMode} needs COSMO_DB_CA_FILE (the server's CA certificate)`,
+    );
+  }
+  if (config.mq.ca && !config.mq.tls) {
+    r.problems.push(
+      'COSMO_MQ_CA_FILE is only used with COSMO_MQ_TLS=true: set it, or unset COSMO_MQ_CA_FILE',
     );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);

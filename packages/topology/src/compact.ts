@@ -7,17 +7,16 @@
  * services, and every node answers to `manager` for the load balancer.
  */
 import type { CosmoConfig } from './config.ts';
-import { CLUSTER_SECRETS, clusterManagerEnv, dbMemberEnv, loadBalancer, queueMemberEnv } from './members.ts';
 import {
-  accessUrl,
-  healthcheck,
-  imageRef,
-  type Plan,
-  SECRET_FILES,
-  type ServicePlan,
-  secretMount,
-  secretPlans,
-} from './plan.ts';
+  clusterManagerEnv,
+  clusterSecretMounts,
+  clusterSecretPlans,
+  dbMemberEnv,
+  loadBalancer,
+  ownServices,
+  queueMemberEnv,
+} from './members.ts';
+import { accessUrl, healthcheck, imageRef, type Plan, SECRET_FILES, type ServicePlan } from './plan.ts';
 
 const NODES = ['node1', 'node2', 'node3'];
 
@@ -30,6 +29,35 @@ export function compactPlan(config: CosmoConfig, version: string): Plan {
     'io.cosmo.role': role,
   });
 
+  // What each node runs: the services the cluster does not take from outside, in this order (the
+  // first one's liveness is the node's health check: members must find each other before anything
+  // is ready, so readiness is cluster-status's, not Docker's).
+  const own = ownServices(config);
+  const services = [
+    {
+      name: 'db',
+      runs: own.db,
+      environment: (node: string) => dbMemberEnv(config, node, NODES),
+      tmpfs: ['/run/cosmo-db'],
+      liveness: ['CMD', 'bash', '-c', '</dev/tcp/127.0.0.1/2379'],
+    },
+    {
+      name: 'rabbitmq',
+      runs: own.queue,
+      environment: (node: string) => queueMemberEnv(node, NODES),
+      tmpfs: ['/run/rabbitmq-root'],
+      liveness: ['CMD', 'bash', '-c', '</dev/tcp/127.0.0.1/25672'],
+    },
+    {
+      name: 'manager',
+      runs: true,
+      environment: (node: string) =>
+        clusterManagerEnv(config, node, own.db ? NODES : [], own.queue ? NODES : []),
+      tmpfs: ['/run/cosmo'],
+      liveness: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
+    },
+  ].filter((service) => service.runs);
+
   const nodes: ServicePlan[] = NODES.map((node) => ({
     name: node,
     imageName: 'node',
@@ -37,17 +65,17 @@ export function compactPlan(config: CosmoConfig, version: string): Plan {
     localImage: local,
     hostname: node,
     aliases: ['manager'],
-    // A database member, a queue member and a manager, each with the variables of its own image.
-    environment: {
-      ...dbMemberEnv(config, node, NODES),
-      ...queueMemberEnv(node, NODES),
-      ...clusterManagerEnv(node, NODES, NODES),
-    },
-    secrets: CLUSTER_SECRETS.map((key) => secretMount(config, key)),
+    // Each service with the variables of its own image; COSMO_SERVICES says which run here.
+    environment: Object.assign(
+      {},
+      ...services.map((service) => service.environment(node)),
+      own.db && own.queue ? {} : { COSMO_SERVICES: services.map((service) => service.name).join(',') },
+    ),
+    secrets: clusterSecretMounts(config),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/cosmo' }],
-    tmpfs: ['/run/cosmo', '/run/cosmo-db', '/run/rabbitmq-root'],
+    tmpfs: services.flatMap((service) => service.tmpfs),
     ports: [],
-    healthcheck: healthcheck(['CMD', 'bash', '-c', '</dev/tcp/127.0.0.1/2379'], 60),
+    healthcheck: healthcheck(services[0]!.liveness, 60),
     // The manager (drain + 15 s), RabbitMQ (30 s) and the database member (40 s) stop in turn.
     stopGracePeriodSeconds: 95,
     restart: 'unless-stopped',
@@ -63,7 +91,7 @@ export function compactPlan(config: CosmoConfig, version: string): Plan {
     mode: 'compact',
     services: [...nodes, lb],
     volumes: NODES.map((node) => `${node}_data`),
-    secrets: secretPlans(config, CLUSTER_SECRETS),
+    secrets: clusterSecretPlans(config),
     access: {
       url: accessUrl(mode.bind, mode.port),
       adminUser: 'admin',

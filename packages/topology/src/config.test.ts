@@ -55,11 +55,22 @@ describe('cosmo.yaml', () => {
     ],
     ['images:\n  registry: "http://x"\n', 'images.registry: "http://x" is not a registry'],
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
-    ['external:\n  db: {host: db.example}\n', 'external: the aio mode runs its own database and queue'],
+    [
+      'external:\n  db: {host: db.example, password_file: p}\n',
+      'external: the aio mode runs its own database and queue',
+    ],
     ['mode: compact\n', 'credentials.source: the compact mode shares its credentials between nodes'],
     [
       'mode: compact\ncredentials: {source: files}\nexternal: {queue: {hosts: [mq]}}\n',
-      'external: external database and queue are not available yet',
+      'external.queue.password_file: missing: the password file path',
+    ],
+    [
+      'mode: compact\ncredentials: {source: files}\nexternal: {queue: {hosts: ["mq:x"], password_file: p}}\n',
+      'external.queue.hosts[0]: "mq:x" is not host or host:port',
+    ],
+    [
+      'mode: compact\ncredentials: {source: files}\nexternal: {queue: {hosts: [mq], password_file: p, ca_file: ca.pem}}\n',
+      'external.queue.ca_file: only used with tls: true',
     ],
     ['nodes: [{name: a, address: 10.0.0.1}]\n', 'nodes: the aio mode runs on one host'],
     ['nodes: [{name: A, address: 10.0.0.1}]\n', 'nodes[0].name: "A" is not a valid node name'],
@@ -76,8 +87,20 @@ describe('cosmo.yaml', () => {
     [`${DIST}modes: {distributed: {port: 0}}\n`, 'modes.distributed.port: 0 is not a port'],
     ['mode: distributed\n', 'credentials.source: the distributed mode shares its credentials'],
     [
-      `${DIST}external: {db: {host: rds.example}}\n`,
-      'external: external database and queue are not available yet',
+      `${DIST}external: {db: {host: rds.example, password_file: p}}\n`,
+      'external.db.ca_file: sslmode verify-full checks the server',
+    ],
+    [
+      `${DIST}external: {db: {host: rds.example, password_file: p, sslmode: require, ca_file: ca.pem}}\n`,
+      'external.db.ca_file: sslmode require does not check certificates',
+    ],
+    [
+      `${DIST}external: {db: {host: "rds example", password_file: p, sslmode: disable}}\n`,
+      'external.db.host: "rds example" is not a database host',
+    ],
+    [
+      `${DIST}external: {db: {host: rds.example, password_file: p, sslmode: prefer}}\n`,
+      'external.db.sslmode: "prefer" is not an sslmode',
     ],
   ])('refuses %j, naming the path and the fix', (text, message) => {
     expect(problems(text).join('\n')).toContain(message);

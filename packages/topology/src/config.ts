@@ -45,6 +45,25 @@ const ipv4 = z
     error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address such as 127.0.0.1 or 0.0.0.0`,
   });
 
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+const hostName = (what: string) =>
+  z
+    .string({ error: (issue) => `${JSON.stringify(issue.input)} is not a ${what} (a string)` })
+    .regex(/^[A-Za-z0-9.-]+$/, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a ${what}: a host name or IP address`,
+    });
+
+const filePath = (what: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `missing: the ${what} path (relative to cosmo.yaml)`
+          : `${JSON.stringify(issue.input)} is not a ${what} path (a string)`,
+    })
+    .min(1, { error: `the ${what} path is empty` });
+
 /** A count of cluster members: Raft-style stores (etcd, Patroni, quorum queues) need an odd number. */
 const oddMembers = z
   .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number of nodes` })
@@ -153,16 +172,49 @@ export const configSchema = z.strictObject({
       }),
     )
     .optional(),
+  /**
+   * Services the platform uses but does not run (a managed PostgreSQL, a hosted RabbitMQ): the
+   * cluster then emits no database (or queue) members, and its managers connect to these.
+   */
   external: z
     .strictObject({
       db: z
         .strictObject({
-          host: z.string().min(1),
+          host: hostName('database host'),
           port: port.default(5432),
-          sslmode: z.enum(['require', 'verify-ca', 'verify-full']).default('verify-full'),
+          database: z.string().min(1).default('cosmo'),
+          user: z.string().min(1).default('cosmo'),
+          /** The user's password, one line, relative to cosmo.yaml. */
+          password_file: filePath('password file'),
+          sslmode: z
+            .enum(SSL_MODES, {
+              error: (issue) =>
+                `${JSON.stringify(issue.input)} is not an sslmode (use one of ${SSL_MODES.join(', ')})`,
+            })
+            .default('verify-full'),
+          /** The CA certificate (PEM) the server's certificate is checked against (verify-ca, verify-full). */
+          ca_file: filePath('CA certificate file').optional(),
         })
         .optional(),
-      queue: z.strictObject({ hosts: z.array(z.string().min(1)).min(1) }).optional(),
+      queue: z
+        .strictObject({
+          hosts: z
+            .array(
+              z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, {
+                error: (issue) => `${JSON.stringify(issue.input)} is not host or host:port`,
+              }),
+            )
+            .min(1, { error: 'list at least one host (host or host:port)' }),
+          user: z.string().min(1).default('cosmo'),
+          password_file: filePath('password file'),
+          vhost: z.string().min(1).default('/'),
+          /** AMQPS, the server's certificate verified (against ca_file, or the public CAs). */
+          tls: z
+            .boolean({ error: (issue) => `${JSON.stringify(issue.input)} is not true or false` })
+            .default(false),
+          ca_file: filePath('CA certificate file').optional(),
+        })
+        .optional(),
     })
     .optional(),
 });

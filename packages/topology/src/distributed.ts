@@ -7,11 +7,13 @@
  */
 import type { CosmoConfig } from './config.ts';
 import {
-  CLUSTER_SECRETS,
   clusterManagerEnv,
+  clusterSecretPlans,
   DRAIN_SECONDS,
   dbMemberEnv,
   loadBalancer,
+  managerSecretMounts,
+  ownServices,
   queueMemberEnv,
 } from './members.ts';
 import {
@@ -24,7 +26,6 @@ import {
   type SecretKey,
   type ServicePlan,
   secretMount,
-  secretPlans,
 } from './plan.ts';
 
 const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
@@ -42,8 +43,10 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     'io.cosmo.role': role,
   });
   const secrets = (keys: SecretKey[]) => keys.map((key) => secretMount(config, key));
-  const dbNodes = names('db', mode.db);
-  const queueNodes = names('queue', mode.queue);
+  // An external database or queue has no members here: the managers connect to it instead.
+  const own = ownServices(config);
+  const dbNodes = own.db ? names('db', mode.db) : [];
+  const queueNodes = own.queue ? names('queue', mode.queue) : [];
 
   const db: ServicePlan[] = dbNodes.map((node) => ({
     name: node,
@@ -96,8 +99,8 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     localImage: local,
     hostname: INSTANCE,
     replicas: mode.managers,
-    environment: clusterManagerEnv(INSTANCE, dbNodes, queueNodes),
-    secrets: secrets(['db', 'mq', 'admin']),
+    environment: clusterManagerEnv(config, INSTANCE, dbNodes, queueNodes),
+    secrets: managerSecretMounts(config),
     volumes: [],
     tmpfs: ['/run/cosmo'],
     ports: [],
@@ -116,7 +119,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     mode: 'distributed',
     services: [...db, ...queue, manager, lb],
     volumes: [...dbNodes, ...queueNodes].map((node) => `${node}_data`),
-    secrets: secretPlans(config, CLUSTER_SECRETS),
+    secrets: clusterSecretPlans(config),
     access: {
       url: accessUrl(mode.bind, mode.port),
       adminUser: 'admin',

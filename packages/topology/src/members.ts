@@ -4,18 +4,54 @@
  * variables for a database member, a queue member and a manager, and the same load balancer.
  */
 import type { CosmoConfig } from './config.ts';
-import { healthcheck, imageRef, type SecretKey, type ServicePlan, secretPath } from './plan.ts';
+import { externalDbEnv, externalQueueEnv, externalSecretMounts, externalSecretPlans } from './external.ts';
+import {
+  healthcheck,
+  imageRef,
+  type SecretKey,
+  type SecretPlan,
+  type ServicePlan,
+  secretMount,
+  secretPath,
+  secretPlans,
+} from './plan.ts';
 
-/** Every credential a cluster shares between its nodes. */
-export const CLUSTER_SECRETS: readonly SecretKey[] = [
-  'db',
-  'dbSuperuser',
-  'dbReplication',
-  'dbRest',
-  'mq',
-  'mqCookie',
-  'admin',
-];
+/** Every credential a cluster's own database members share. */
+export const DB_SECRETS: readonly SecretKey[] = ['db', 'dbSuperuser', 'dbReplication', 'dbRest'];
+/** Every credential a cluster's own queue members share. */
+export const QUEUE_SECRETS: readonly SecretKey[] = ['mq', 'mqCookie'];
+
+/** Which services the cluster runs itself: not the external ones. */
+export function ownServices(config: CosmoConfig): { db: boolean; queue: boolean } {
+  return { db: !config.external?.db, queue: !config.external?.queue };
+}
+
+/** The cluster's secrets: its own members' (generated), the admin's, and the external services' files. */
+export function clusterSecretPlans(config: CosmoConfig): SecretPlan[] {
+  const own = ownServices(config);
+  return [
+    ...secretPlans(config, [...(own.db ? DB_SECRETS : []), ...(own.queue ? QUEUE_SECRETS : []), 'admin']),
+    ...externalSecretPlans(config),
+  ];
+}
+
+/** Every secret of the cluster, mounted (a compact node runs every service, so needs them all). */
+export function clusterSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
+  const own = ownServices(config);
+  const keys = [...(own.db ? DB_SECRETS : []), ...(own.queue ? QUEUE_SECRETS : []), 'admin' as const];
+  return [...keys.map((key) => secretMount(config, key)), ...externalSecretMounts(config)];
+}
+
+/** What a manager mounts: its database and queue passwords (own or external), the admin's, a CA. */
+export function managerSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
+  const own = ownServices(config);
+  const keys: SecretKey[] = [
+    ...(own.db ? ['db' as const] : []),
+    ...(own.queue ? ['mq' as const] : []),
+    'admin',
+  ];
+  return [...keys.map((key) => secretMount(config, key)), ...externalSecretMounts(config)];
+}
 
 /** How long a stopping manager keeps serving while its /ok fails: the LB's 2 checks 500 ms apart, plus margin. */
 export const DRAIN_SECONDS = 3;
@@ -49,19 +85,30 @@ export function queueMemberEnv(node: string, peers: readonly string[]): Record<s
   };
 }
 
-/** A manager working against the whole cluster: every database member's Patroni, every broker. */
+/**
+ * A manager working against the whole cluster: every database member's Patroni, every broker; or
+ * the external database and queue where the config names them.
+ */
 export function clusterManagerEnv(
+  config: CosmoConfig,
   name: string,
   dbNodes: readonly string[],
   queueNodes: readonly string[],
 ): Record<string, string> {
+  const { db, queue } = config.external ?? {};
   return {
     COSMO_NODE_NAME: name,
-    COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
-    COSMO_DB_PASSWORD_FILE: secretPath('db'),
-    COSMO_MQ_HOSTS: queueNodes.join(','),
+    ...(db
+      ? externalDbEnv(db)
+      : {
+          COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
+          COSMO_DB_PASSWORD_FILE: secretPath('db'),
+        }),
+    ...(queue
+      ? externalQueueEnv(queue)
+      : { COSMO_MQ_HOSTS: queueNodes.join(','), COSMO_MQ_PASSWORD_FILE: secretPath('mq') }),
+    // Quorum queues: replicated on a cluster's brokers, and on a hosted RabbitMQ (3.8 and later).
     COSMO_MQ_QUEUE_TYPE: 'quorum',
-    COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
     COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
     COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
     // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds.

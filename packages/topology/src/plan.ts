@@ -10,6 +10,8 @@ export interface SecretPlan {
   name: string;
   /** File holding the secret, relative to the folder of cosmo.yaml. */
   file: string;
+  /** The operator supplies this file (an external service's password or CA): never generated. */
+  provided?: boolean;
 }
 
 /** In an environment value or host name: the instance's name (`manager2`), filled in by each emitter. */

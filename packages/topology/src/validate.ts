@@ -56,10 +56,20 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
   if (config.mode === 'aio' && config.nodes) {
     problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
   }
-  if (config.external && config.mode !== 'aio') {
+  const db = config.external?.db;
+  if (db?.sslmode.startsWith('verify') && !db.ca_file) {
     problems.push(
-      'external: external database and queue are not available yet in this version; remove external',
+      `external.db.ca_file: sslmode ${db.sslmode} checks the server's certificate against a CA: give the CA certificate's file (PEM), or use sslmode require`,
     );
+  }
+  if (db?.ca_file && !db.sslmode.startsWith('verify')) {
+    problems.push(
+      `external.db.ca_file: sslmode ${db.sslmode} does not check certificates; use sslmode verify-full (or verify-ca), or remove ca_file`,
+    );
+  }
+  const queue = config.external?.queue;
+  if (queue?.ca_file && !queue.tls) {
+    problems.push('external.queue.ca_file: only used with tls: true; set tls: true or remove ca_file');
   }
   if (config.mode !== 'aio' && config.credentials.source !== 'files') {
     problems.push(

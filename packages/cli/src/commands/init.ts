@@ -4,7 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { UsageError } from '../errors.ts';
+import { externalDbFromUrl, externalQueueFromUrl, missingProvidedFiles } from '../external.ts';
 import { CONFIG_FILE, cosmoVersion, projectFromText } from '../project.ts';
 import { existingSecrets, secretFiles, writeSecrets } from '../secrets.ts';
 import { writeGenerated } from './generate.ts';
@@ -17,22 +19,33 @@ export interface InitOptions {
   name?: string;
   /** The published API port of the chosen mode; default 8080. */
   port?: number;
+  /** URLs of an external database / queue (see external.ts): no members of it are run. */
+  externalDb?: string;
+  externalQueue?: string;
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
 export async function initProject(
   options: InitOptions,
-): Promise<{ configPath: string; secrets: string[]; composeFile: string }> {
+): Promise<{ configPath: string; secrets: string[]; composeFile: string; toSupply: string[] }> {
   if (!(MODES as readonly string[]).includes(options.mode)) {
     throw new UsageError(`--mode ${options.mode} is not a mode (use one of ${MODES.join(', ')})`);
   }
   const configPath = path.join(options.dir, CONFIG_FILE);
-  const text = defaultConfigText({
-    mode: options.mode,
-    credentials: 'files',
-    ...(options.name !== undefined ? { name: JSON.stringify(options.name) } : {}),
-    ...(options.port !== undefined ? { port: options.port } : {}),
-  });
+  const external = {
+    ...(options.externalDb ? { db: externalDbFromUrl(options.externalDb) } : {}),
+    ...(options.externalQueue ? { queue: externalQueueFromUrl(options.externalQueue) } : {}),
+  };
+  const text =
+    defaultConfigText({
+      mode: options.mode,
+      credentials: 'files',
+      ...(options.name !== undefined ? { name: JSON.stringify(options.name) } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+    }) +
+    (Object.keys(external).length > 0
+      ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
+      : '');
   const project = projectFromText(text, configPath, await cosmoVersion());
   const files = secretFiles(project.plan, project.configDir);
   const present = [configPath, project.composeFile].filter((file) => existsSync(file));
@@ -45,7 +58,7 @@ export async function initProject(
   await writeFile(configPath, text, { mode: 0o644 });
   const secrets = await writeSecrets(files);
   await writeGenerated(project, 'compose', project.composeFile);
-  return { configPath, secrets, composeFile: project.composeFile };
+  return { configPath, secrets, composeFile: project.composeFile, toSupply: missingProvidedFiles(project) };
 }
 
 export function registerInit(program: Command): void {
@@ -56,29 +69,52 @@ export function registerInit(program: Command): void {
     .option('--dir <dir>', 'project folder', '.')
     .option('--name <name>', 'project name: compose project, volume and label prefix', 'cosmo')
     .option('--port <port>', "the API's published port", '8080')
+    .option(
+      '--external-db <url>',
+      'use this PostgreSQL instead of running one (compact, distributed): postgresql://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem]',
+    )
+    .option(
+      '--external-queue <url>',
+      'use this RabbitMQ instead of running one (compact, distributed): amqp[s]://USER@HOST[:PORT][,HOST...][/VHOST][?cacertfile=CA.pem]',
+    )
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
-    .action(async (flags: { mode: string; dir: string; force?: boolean; name: string; port: string }) => {
-      const port = Number(flags.port);
-      if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
-        throw new UsageError(`--port ${flags.port} is not a port (1-65535)`);
-      }
-      const { configPath, secrets, composeFile } = await initProject({
-        dir: flags.dir,
-        mode: flags.mode,
-        force: Boolean(flags.force),
-        name: flags.name,
-        port,
-      });
-      const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
-      process.stdout.write(
-        [
-          `wrote ${configPath}`,
-          `wrote ${secrets.length} secret files in ${path.dirname(secrets[0]!)} (mode 0600)`,
-          `wrote ${composeFile}`,
-          `next${inDir}: \`cosmo up\` (builds the images, starts, waits until healthy),`,
-          '      or, with the images built (`cosmo images build`), `docker compose up -d`',
-          '',
-        ].join('\n'),
-      );
-    });
+    .action(
+      async (flags: {
+        mode: string;
+        dir: string;
+        force?: boolean;
+        name: string;
+        port: string;
+        externalDb?: string;
+        externalQueue?: string;
+      }) => {
+        const port = Number(flags.port);
+        if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
+          throw new UsageError(`--port ${flags.port} is not a port (1-65535)`);
+        }
+        const { configPath, secrets, composeFile, toSupply } = await initProject({
+          dir: flags.dir,
+          mode: flags.mode,
+          force: Boolean(flags.force),
+          name: flags.name,
+          port,
+          ...(flags.externalDb ? { externalDb: flags.externalDb } : {}),
+          ...(flags.externalQueue ? { externalQueue: flags.externalQueue } : {}),
+        });
+        const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
+        process.stdout.write(
+          [
+            `wrote ${configPath}`,
+            `wrote ${secrets.length} secret files in ${path.dirname(secrets[0]!)} (mode 0600)`,
+            `wrote ${composeFile}`,
+            ...toSupply.map(
+              (file) => `write the external service's password (or CA) in ${file} (one line, mode 0600)`,
+            ),
+            `next${inDir}: \`cosmo up\` (builds the images, starts, waits until healthy),`,
+            '      or, with the images built (`cosmo images build`), `docker compose up -d`',
+            '',
+          ].join('\n'),
+        );
+      },
+    );
 }

@@ -16,6 +16,7 @@ import {
 } from '../containers.ts';
 import { dockerCompose } from '../docker-compose.ts';
 import { UsageError } from '../errors.ts';
+import { checkProvidedFiles } from '../external.ts';
 import { progressPrinter } from '../progress.ts';
 import { CONFIG_FILE, loadProject } from '../project.ts';
 import { projectRoot } from '../root.ts';
@@ -42,6 +43,7 @@ export function registerUp(program: Command): void {
         say(`created ${configPath} and its secrets`);
       }
       const project = await loadProject(flags.config);
+      checkProvidedFiles(project);
       const docker = await connectDocker();
 
       if (project.config.images.registry === '') {

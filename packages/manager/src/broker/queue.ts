@@ -7,6 +7,7 @@
  * A consumer the broker refuses is retried with a growing delay, never in a tight loop, and the
  * reason is kept for health.
  */
+import net from 'node:net';
 import amqp from 'amqplib';
 import { unavailable } from '../api/errors.ts';
 import type { HostPort, ManagerConfig } from '../config.ts';
@@ -60,7 +61,22 @@ export class Queue {
     const user = encodeURIComponent(this.config.user);
     const pass = encodeURIComponent(this.config.password);
     const vhost = encodeURIComponent(this.config.vhost);
-    return `amqp://${user}:${pass}@${host.host}:${host.port}/${vhost}?heartbeat=5&connection_timeout=3000`;
+    const scheme = this.config.tls ? 'amqps' : 'amqp';
+    return `${scheme}://${user}:${pass}@${host.host}:${host.port}/${vhost}?heartbeat=5&connection_timeout=3000`;
+  }
+
+  /** The socket's options: with TLS, the broker's certificate is checked (name and CA). */
+  private socketOptions(host: HostPort, name: string): object {
+    return {
+      clientProperties: { connection_name: name },
+      ...(this.config.tls
+        ? {
+            // SNI takes names only; an address is still checked against the certificate's IP entries.
+            ...(net.isIP(host.host) ? {} : { servername: host.host }),
+            ...(this.config.ca ? { ca: [this.config.ca] } : {}),
+          }
+        : {}),
+    };
   }
 
   /**
@@ -73,9 +89,7 @@ export class Queue {
   ): Promise<{ ok: true; version: string } | { ok: false; error: string }> {
     const url = this.url(host).replace('connection_timeout=3000', `connection_timeout=${ms}`);
     try {
-      const connection = await amqp.connect(url, {
-        clientProperties: { connection_name: 'cosmo-manager-health' },
-      });
+      const connection = await amqp.connect(url, this.socketOptions(host, 'cosmo-manager-health'));
       connection.on('error', () => {});
       const properties = (
         connection as unknown as { connection: { serverProperties?: { version?: string } } }
@@ -130,9 +144,7 @@ export class Queue {
   }
 
   private async open(host: HostPort): Promise<void> {
-    const connection = await amqp.connect(this.url(host), {
-      clientProperties: { connection_name: 'cosmo-manager' },
-    });
+    const connection = await amqp.connect(this.url(host), this.socketOptions(host, 'cosmo-manager'));
     connection.on('error', (error: Error) => this.log.warn(`broker connection error: ${error.message}`));
     const publisher = await connection.createConfirmChannel();
     try {
