@@ -1,13 +1,16 @@
 /** The `cosmo` command: one file per command under commands/, wired here. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerDeploy } from './commands/deploy.ts';
 import { registerDown } from './commands/down.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerImagesBuild } from './commands/images-build.ts';
 import { registerImagesList } from './commands/images-list.ts';
+import { registerImagesPush } from './commands/images-push.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerManagers } from './commands/managers.ts';
+import { registerRemove } from './commands/remove.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUp } from './commands/up.ts';
 import { exitCodeFor } from './errors.ts';
@@ -28,6 +31,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerImagesBuild(images);
   registerImagesList(images);
+  registerImagesPush(images);
   const managers = program
     .command('managers')
     .description('manage the members of a running cluster')
@@ -39,6 +43,8 @@ export function createProgram(): Command {
   registerStatus(program);
   registerLogs(program);
   registerDown(program);
+  registerDeploy(program);
+  registerRemove(program);
   for (const command of [...program.commands, ...images.commands, ...managers.commands])
     command.exitOverride();
   return program;

@@ -112,6 +112,23 @@ export const defaultCatalogue: Catalogue = {
       description: 'A compact-cluster node: database member, queue member and manager in one container',
       uses: ['manager', 'rabbitmq', 'aio'],
     },
+    {
+      name: 'registry',
+      context: 'images/registry',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description:
+        "An image registry (Debian's docker-registry) the Swarm nodes pull from, for sites without one",
+    },
+    {
+      name: 'swarm-host',
+      context: 'images/swarm-host',
+      dockerfile: 'Dockerfile',
+      parent: { kind: 'image', name: 'base' },
+      buildArgs: {},
+      description: 'A Docker engine in a container: the hosts of the multi-host Swarm tests',
+    },
   ],
 };
 

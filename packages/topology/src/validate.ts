@@ -82,7 +82,13 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
 
 /** The configuration `cosmo init` writes: every default spelled out, so it documents itself. */
 export function defaultConfigText(
-  options: { mode?: string; credentials?: 'generate' | 'files'; name?: string; port?: number } = {},
+  options: {
+    mode?: string;
+    credentials?: 'generate' | 'files';
+    name?: string;
+    port?: number;
+    registry?: string;
+  } = {},
 ): string {
   const mode = options.mode ?? 'aio';
   // The chosen mode's port (and only it) takes options.port; the others keep the default.
@@ -92,7 +98,7 @@ version: 1
 name: ${options.name ?? 'cosmo'}
 mode: ${mode}
 images:
-  registry: ""        # empty: images exist only in the local engine (pull_policy: never)
+  registry: ${JSON.stringify(options.registry ?? '')}        # empty: local images only (pull_policy: never); else where Swarm nodes pull them
   prefix: cosmo
 credentials:
   source: ${options.credentials ?? 'files'}      # files: read from dir; generate: created in the container's volume

@@ -22,6 +22,8 @@ export interface InitOptions {
   /** URLs of an external database / queue (see external.ts): no members of it are run. */
   externalDb?: string;
   externalQueue?: string;
+  /** images.registry: where Swarm nodes pull the images (cosmo deploy). */
+  registry?: string;
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
@@ -42,6 +44,7 @@ export async function initProject(
       credentials: 'files',
       ...(options.name !== undefined ? { name: JSON.stringify(options.name) } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.registry !== undefined ? { registry: options.registry } : {}),
     }) +
     (Object.keys(external).length > 0
       ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
@@ -77,6 +80,7 @@ export function registerInit(program: Command): void {
       '--external-queue <url>',
       'use this RabbitMQ instead of running one (compact, distributed): amqp[s]://USER@HOST[:PORT][,HOST...][/VHOST][?cacertfile=CA.pem]',
     )
+    .option('--registry <host:port>', 'the registry Swarm nodes pull the images from (for cosmo deploy)')
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
     .action(
       async (flags: {
@@ -87,6 +91,7 @@ export function registerInit(program: Command): void {
         port: string;
         externalDb?: string;
         externalQueue?: string;
+        registry?: string;
       }) => {
         const port = Number(flags.port);
         if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
@@ -100,6 +105,7 @@ export function registerInit(program: Command): void {
           port,
           ...(flags.externalDb ? { externalDb: flags.externalDb } : {}),
           ...(flags.externalQueue ? { externalQueue: flags.externalQueue } : {}),
+          ...(flags.registry ? { registry: flags.registry } : {}),
         });
         const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
         process.stdout.write(

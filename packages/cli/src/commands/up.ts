@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { buildImages, connectDocker, defaultCatalogue, projectInfo } from '@cosmo/images';
+import { connectDocker } from '@cosmo/images';
 import type { Command } from 'commander';
 import { clusterStatus } from '../cluster.ts';
 import {
@@ -17,9 +17,8 @@ import {
 import { dockerCompose } from '../docker-compose.ts';
 import { UsageError } from '../errors.ts';
 import { checkProvidedFiles } from '../external.ts';
-import { progressPrinter } from '../progress.ts';
+import { ensureImages } from '../local-images.ts';
 import { CONFIG_FILE, loadProject } from '../project.ts';
-import { projectRoot } from '../root.ts';
 import { writeGenerated } from './generate.ts';
 import { initProject } from './init.ts';
 
@@ -47,19 +46,7 @@ export function registerUp(program: Command): void {
       const docker = await connectDocker();
 
       if (project.config.images.registry === '') {
-        const printer = progressPrinter(process.stdout);
-        const images = [...new Set(project.plan.services.map((svc) => svc.imageName))];
-        say(`checking images: ${images.join(', ')}`);
-        const results = await buildImages(docker, {
-          ...(await projectInfo(projectRoot())),
-          catalogue: defaultCatalogue,
-          names: images,
-          onProgress: printer.listener,
-          onLog: printer.log,
-        });
-        printer.done();
-        const built = results.filter((r) => r.status === 'built').map((r) => r.name);
-        say(built.length ? `built ${built.join(', ')}` : 'images up to date');
+        await ensureImages(docker, [...new Set(project.plan.services.map((svc) => svc.imageName))], say);
       }
 
       await writeGenerated(project, 'compose', project.composeFile);

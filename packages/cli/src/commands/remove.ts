@@ -1,0 +1,102 @@
+/**
+ * `cosmo remove`: takes the stack `cosmo deploy` made off the Swarm (its services, network and
+ * secrets), waiting until its tasks are gone; with --volumes also its data on every node. Volumes
+ * are local to each node, so they are removed through each node's engine, reached like the manager's
+ * (`-H tcp://…:PORT` → every node's address on PORT); a node that cannot be reached is named with
+ * the command to run there.
+ */
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import type Docker from 'dockerode';
+import { UsageError } from '../errors.ts';
+import { CONFIG_FILE, loadProject } from '../project.ts';
+import { connectSwarm, dockerCli, dockerFor, type SwarmNode, swarmNodes } from '../swarm.ts';
+
+interface RemoveFlags {
+  config: string;
+  host?: string;
+  context?: string;
+  volumes?: boolean;
+  yes?: boolean;
+}
+
+const STACK_LABEL = 'com.docker.stack.namespace';
+
+export function registerRemove(program: Command): void {
+  program
+    .command('remove')
+    .description('remove the deployed stack from the Swarm (and, with --volumes, its data on every node)')
+    .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
+    .option('-H, --host <url>', "a Swarm manager's engine: tcp://HOST:2375 or unix:///PATH")
+    .option('--context <name>', 'a docker context naming a Swarm manager')
+    .option(
+      '--volumes',
+      'also remove the data volumes on every node: blueprints, executions and the database are lost',
+    )
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (flags: RemoveFlags) => {
+      const project = await loadProject(flags.config);
+      const stack = project.plan.name;
+      const what = `stack ${stack}${flags.volumes ? ' and its data on every node' : ''}`;
+      if (!flags.yes) {
+        if (!process.stdin.isTTY) throw new UsageError(`removing ${what}: confirm with --yes`);
+        const prompt = createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await prompt.question(`remove ${what}? [y/N] `);
+        prompt.close();
+        if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('not removed');
+      }
+      const target = await connectSwarm(flags);
+      const nodes = await swarmNodes(target);
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      const { stdout } = await dockerCli(target, ['stack', 'ls', '--format', '{{.Name}}']);
+      if (stdout.split('\n').includes(stack)) {
+        say(`removing stack ${stack} (waiting for its tasks to stop)`);
+        await dockerCli(target, ['stack', 'rm', '--detach=false', stack]);
+      } else {
+        say(`no stack ${stack} on the Swarm`);
+      }
+      if (!flags.volumes) return;
+      const left: string[] = [];
+      for (const node of nodes) {
+        const engine = nodeEngine(target.endpoint, node);
+        if (!engine) {
+          left.push(
+            `on ${node.hostname}: docker volume rm $(docker volume ls -q --filter label=${STACK_LABEL}=${stack})`,
+          );
+          continue;
+        }
+        try {
+          const removed = await removeVolumes(engine, stack);
+          say(`${node.hostname}: removed ${removed.length ? removed.join(', ') : 'no volumes'}`);
+        } catch (error) {
+          left.push(
+            `on ${node.hostname} (${(error as Error).message}): docker volume rm $(docker volume ls -q --filter label=${STACK_LABEL}=${stack})`,
+          );
+        }
+      }
+      if (left.length > 0) {
+        throw new Error(`the stack is removed, but not every node's volumes; run:\n  ${left.join('\n  ')}`);
+      }
+    });
+}
+
+/** A node's engine, reached like the manager's over tcp (same port); none for a socket or context. */
+function nodeEngine(endpoint: string, node: SwarmNode): Docker | undefined {
+  const tcp = /^tcp:\/\/[^:/]+(?::(\d+))?\/?$/.exec(endpoint);
+  if (!tcp || !node.address) return undefined;
+  return dockerFor(`tcp://${node.address}:${tcp[1] ?? 2375}`);
+}
+
+/** Removes the stack's volumes on one engine, once no container of the stack is left there. */
+async function removeVolumes(engine: Docker, stack: string): Promise<string[]> {
+  const filters = JSON.stringify({ label: [`${STACK_LABEL}=${stack}`] });
+  const deadline = Date.now() + 180_000;
+  // `stack rm` returns once the tasks are gone from the Swarm; a container may still be stopping.
+  while ((await engine.listContainers({ all: true, filters })).length > 0) {
+    if (Date.now() > deadline) throw new Error('containers of the stack still there after 180 s');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  const { Volumes } = await engine.listVolumes({ filters });
+  for (const volume of Volumes ?? []) await engine.getVolume(volume.Name).remove();
+  return (Volumes ?? []).map((volume) => volume.Name);
+}

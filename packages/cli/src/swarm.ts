@@ -1,0 +1,209 @@
+/**
+ * The Swarm a deploy targets: its manager's engine (`-H tcp://…`, `--context NAME`, or the local
+ * one), checks that it is a Swarm manager with enough nodes, the node labels the stack's placement
+ * constraints need (which are missing, and applying them), and where a service's task runs.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { dockerEndpoint } from '@cosmo/images';
+import type { Plan } from '@cosmo/topology';
+import Docker from 'dockerode';
+import { UsageError } from './errors.ts';
+
+const run = promisify(execFile);
+
+export interface SwarmTarget {
+  docker: Docker;
+  /** Where the engine is, as a user writes it. */
+  endpoint: string;
+  /** What the docker CLI needs to act on the same engine (`--host X` or `--context C`). */
+  cliArgs: string[];
+}
+
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  address: string;
+  labels: Record<string, string>;
+  version: number;
+  spec: Record<string, unknown>;
+}
+
+/** A dockerode client for `tcp://host:port` or `unix:///path`. */
+export function dockerFor(endpoint: string): Docker {
+  const tcp = /^tcp:\/\/([^:/]+)(?::(\d+))?\/?$/.exec(endpoint);
+  if (tcp) return new Docker({ host: tcp[1]!, port: Number(tcp[2] ?? 2375), protocol: 'http' });
+  const unix = /^unix:\/\/(\/.+)$/.exec(endpoint);
+  if (unix) return new Docker({ socketPath: unix[1]! });
+  throw new UsageError(
+    `${endpoint}: not an engine address this version reaches; use tcp://HOST:PORT or unix:///PATH (for ssh, forward the socket: ssh -NL /tmp/swarm.sock:/var/run/docker.sock HOST, then -H unix:///tmp/swarm.sock)`,
+  );
+}
+
+export async function connectSwarm(flags: { host?: string; context?: string }): Promise<SwarmTarget> {
+  if (flags.host && flags.context) throw new UsageError('give -H/--host or --context, not both');
+  let endpoint = dockerEndpoint();
+  let cliArgs: string[] = [];
+  if (flags.host) {
+    endpoint = flags.host;
+    cliArgs = ['--host', flags.host];
+  } else if (flags.context) {
+    try {
+      const { stdout } = await run('docker', [
+        'context',
+        'inspect',
+        flags.context,
+        '--format',
+        '{{.Endpoints.docker.Host}}',
+      ]);
+      endpoint = stdout.trim();
+    } catch (error) {
+      throw new UsageError(
+        `--context ${flags.context}: no such docker context (${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}); see \`docker context ls\``,
+      );
+    }
+    cliArgs = ['--context', flags.context];
+  }
+  const docker = dockerFor(endpoint);
+  try {
+    await Promise.race([
+      docker.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5_000).unref()),
+    ]);
+  } catch (error) {
+    throw new UsageError(
+      `cannot reach the Docker Engine at ${endpoint} (${(error as Error).message}): check -H/--context and that the engine listens there`,
+    );
+  }
+  return { docker, endpoint, cliArgs };
+}
+
+/** The Swarm's ready, active nodes; refuses an engine that is not a Swarm manager. */
+export async function swarmNodes(target: SwarmTarget): Promise<SwarmNode[]> {
+  const info = (await target.docker.info()) as {
+    Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean };
+  };
+  if (info.Swarm?.LocalNodeState !== 'active') {
+    throw new UsageError(
+      `the engine at ${target.endpoint} is not in a Swarm: run \`docker swarm init\` on it and \`docker swarm join\` on the other hosts`,
+    );
+  }
+  if (!info.Swarm.ControlAvailable) {
+    throw new UsageError(
+      `the engine at ${target.endpoint} is a Swarm worker: point -H/--context at a manager (\`docker node ls\` lists them)`,
+    );
+  }
+  const nodes = (await target.docker.listNodes()) as {
+    ID: string;
+    Version: { Index: number };
+    Spec: { Labels?: Record<string, string>; Availability?: string } & Record<string, unknown>;
+    Description?: { Hostname?: string };
+    Status?: { State?: string; Addr?: string };
+  }[];
+  return nodes
+    .filter((node) => node.Status?.State === 'ready' && node.Spec.Availability === 'active')
+    .map((node) => ({
+      id: node.ID,
+      hostname: node.Description?.Hostname ?? node.ID,
+      address: node.Status?.Addr ?? '',
+      labels: node.Spec.Labels ?? {},
+      version: node.Version.Index,
+      spec: node.Spec,
+    }))
+    .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+export interface LabelChange {
+  node: SwarmNode;
+  label: string;
+}
+
+/**
+ * The labels the plan's placement constraints need that no node has yet. A service with data (a
+ * volume) is pinned: its label goes on exactly one node, each on a node of its own; the others (the
+ * managers, the LB) may run wherever their label is, so a missing one goes on every node.
+ */
+export function missingLabels(plan: Plan, nodes: SwarmNode[]): LabelChange[] {
+  const has = (node: SwarmNode, label: string) => node.labels[label] === 'true';
+  const pinned = plan.services.filter((s) => s.nodeLabel && s.volumes.length > 0).map((s) => s.nodeLabel!);
+  const shared = [
+    ...new Set(plan.services.filter((s) => s.nodeLabel && s.volumes.length === 0).map((s) => s.nodeLabel!)),
+  ];
+  const problems: string[] = [];
+  const changes: LabelChange[] = [];
+  const holdsPinned = new Set(
+    nodes.filter((node) => pinned.some((label) => has(node, label))).map((n) => n.id),
+  );
+  for (const label of pinned) {
+    const holders = nodes.filter((node) => has(node, label));
+    if (holders.length > 1) {
+      problems.push(
+        `${label} is on ${holders.map((n) => n.hostname).join(', ')}: it must be on exactly one node (docker node update --label-rm ${label} <node>)`,
+      );
+    }
+    if (holders.length > 0) continue;
+    const free = nodes.find((node) => !holdsPinned.has(node.id));
+    if (!free) {
+      problems.push(
+        `${label} needs a node of its own: the Swarm has ${nodes.length} ready node(s) for ${pinned.length} pinned members (${pinned.join(', ')}); add nodes (docker swarm join)`,
+      );
+      continue;
+    }
+    holdsPinned.add(free.id);
+    changes.push({ node: free, label });
+  }
+  for (const label of shared) {
+    if (nodes.some((node) => has(node, label))) continue;
+    for (const node of nodes) changes.push({ node, label });
+  }
+  if (problems.length > 0)
+    throw new UsageError(`the Swarm's nodes do not fit this stack:\n  ${problems.join('\n  ')}`);
+  return changes;
+}
+
+/** Adds the labels, one node update each (with the node's current version, as Swarm requires). */
+export async function applyLabels(target: SwarmTarget, changes: LabelChange[]): Promise<void> {
+  const byNode = new Map<string, LabelChange[]>();
+  for (const change of changes) byNode.set(change.node.id, [...(byNode.get(change.node.id) ?? []), change]);
+  for (const [id, list] of byNode) {
+    const node = target.docker.getNode(id);
+    const current = (await node.inspect()) as {
+      Version: { Index: number };
+      Spec: { Labels?: Record<string, string> };
+    };
+    const labels = { ...(current.Spec.Labels ?? {}) };
+    for (const change of list) labels[change.label] = 'true';
+    await node.update({
+      _query: { version: current.Version.Index },
+      _body: { ...current.Spec, Labels: labels },
+    });
+  }
+}
+
+/** The address of the node running a service's task (the LB publishes its port there, in host mode). */
+export async function taskAddress(target: SwarmTarget, service: string): Promise<string | undefined> {
+  const tasks = (await target.docker.listTasks({
+    filters: JSON.stringify({ service: [service], 'desired-state': ['running'] }),
+  })) as { NodeID?: string; Status?: { State?: string } }[];
+  const running = tasks.find((task) => task.Status?.State === 'running' && task.NodeID);
+  if (!running) return undefined;
+  const node = (await target.docker.getNode(running.NodeID!).inspect()) as { Status?: { Addr?: string } };
+  return node.Status?.Addr;
+}
+
+/** Runs the docker CLI against the target (for `docker stack`, which has no API of its own). */
+export async function dockerCli(
+  target: SwarmTarget,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run('docker', [...target.cliArgs, ...args], {
+      cwd: options.cwd,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`docker ${args.slice(0, 2).join(' ')} failed: ${stderr || (error as Error).message}`);
+  }
+}
