@@ -79,7 +79,7 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
       ...(svc.replicas !== undefined
         ? { update_config: { order: 'start-first', failure_action: 'rollback' } }
         : {}),
-      restart_policy: { condition: svc.restart === 'always' ? 'any' : 'on-failure' },
+      restart_policy: { condition: SWARM_RESTART[svc.restart] },
       ...(Object.keys(limits).length > 0 ? { resources: { limits } } : {}),
       labels: { ...svc.labels },
     };
@@ -111,6 +111,17 @@ export function serviceNames(plan: Plan, target: Target): string[] {
 }
 
 /** The document as an object, for validation and tests. */
+/**
+ * Compose's restart policies in Swarm's words. Swarm has no "unless stopped" (a stopped service is
+ * scaled to 0 or removed), so it is `any`: a task that ends, even with code 0 (Swarm stops an
+ * unhealthy task gracefully), is started again.
+ */
+const SWARM_RESTART: Record<ServicePlan['restart'], 'any' | 'on-failure'> = {
+  always: 'any',
+  'unless-stopped': 'any',
+  'on-failure': 'on-failure',
+};
+
 export function composeDocument(plan: Plan, options: EmitOptions): Record<string, unknown> {
   const keys = TARGET_KEYS[options.target];
   const doc: Record<string, unknown> = {

@@ -1,0 +1,154 @@
+/**
+ * A multi-host Docker Swarm on one machine, for the deploy test and benchmark: three privileged
+ * containers of cosmo/swarm-host, each running its own dockerd, joined into one Swarm (all three
+ * managers, so that one may be lost), and a cosmo/registry container they all reach by the name
+ * `registry`; this machine pushes to it through a loopback port.
+ *
+ * What differs from real hosts: the hosts share one kernel, CPU, disk and clock; their engines listen
+ * on tcp 2375 without TLS on this harness's own network; the registry speaks plain HTTP (each host
+ * lists it in `insecure-registries`); a host failure is `docker kill` of its container (its engine
+ * and every task stop at once, as in a power loss) and its return is `docker start` with the same
+ * volume and address.
+ */
+import { randomInt } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { eventually } from './stack.ts';
+
+const outer = new Docker();
+
+export interface SwarmHost {
+  name: string;
+  /** The host's address on the harness's network (also its Swarm advertise address). */
+  ip: string;
+  /** Its engine, as `cosmo deploy -H` is given it. */
+  endpoint: string;
+  docker: Docker;
+  container: Docker.Container;
+}
+
+export interface SwarmHarness {
+  hosts: SwarmHost[];
+  /** Where this machine pushes: `127.0.0.1:<port>`. Hosts pull from `registry:5000`. */
+  pushTo: string;
+  registry: string;
+  remove(): Promise<void>;
+}
+
+async function removeIfThere(name: string): Promise<void> {
+  await outer
+    .getContainer(name)
+    .remove({ force: true, v: true })
+    .catch(() => {});
+}
+
+/** Starts the registry and the hosts and forms the Swarm; `prefix` names everything it makes. */
+export async function startSwarm(prefix: string, count = 3): Promise<SwarmHarness> {
+  const network = `${prefix}-net`;
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-host${i + 1}`);
+  // A fixed address per host: a host that comes back must keep the address the Swarm knows it by.
+  const subnet = `172.30.${randomInt(16, 250)}`;
+  for (const name of [...names, `${prefix}-registry`]) await removeIfThere(name);
+  await outer
+    .getNetwork(network)
+    .remove()
+    .catch(() => {});
+  await outer.createNetwork({
+    Name: network,
+    IPAM: { Config: [{ Subnet: `${subnet}.0/24`, Gateway: `${subnet}.1` }] },
+    Labels: { 'io.cosmo.test': prefix },
+  });
+
+  const registry = await outer.createContainer({
+    name: `${prefix}-registry`,
+    Image: 'cosmo/registry:latest',
+    Labels: { 'io.cosmo.test': prefix },
+    HostConfig: {
+      NetworkMode: network,
+      PortBindings: { '5000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+    },
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['registry'] } } },
+  });
+  await registry.start();
+  const port = (await registry.inspect()).NetworkSettings.Ports['5000/tcp']?.[0]?.HostPort;
+
+  const hosts: SwarmHost[] = [];
+  for (const [i, name] of names.entries()) {
+    const ip = `${subnet}.${10 + i}`;
+    const container = await outer.createContainer({
+      name,
+      Hostname: name.replace(`${prefix}-`, ''),
+      Image: 'cosmo/swarm-host:latest',
+      Env: ['COSMO_INSECURE_REGISTRIES=registry:5000'],
+      Labels: { 'io.cosmo.test': prefix },
+      HostConfig: {
+        Privileged: true,
+        NetworkMode: network,
+        Mounts: [{ Type: 'volume', Source: `${name}-docker`, Target: '/var/lib/docker' }],
+      },
+      NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: ip } } } },
+    });
+    await container.start();
+    const docker = new Docker({ host: ip, port: 2375, protocol: 'http' });
+    hosts.push({ name, ip, endpoint: `tcp://${ip}:2375`, docker, container });
+  }
+  for (const host of hosts) {
+    await eventually(
+      `${host.name}'s engine`,
+      async () => ((await host.docker.ping()) ? true : undefined),
+      90_000,
+      500,
+    );
+  }
+  const [first, ...others] = hosts;
+  await first!.docker.swarmInit({ ListenAddr: '0.0.0.0:2377', AdvertiseAddr: first!.ip });
+  const { JoinTokens } = (await first!.docker.swarmInspect()) as { JoinTokens: { Manager: string } };
+  for (const host of others) {
+    await host.docker.swarmJoin({
+      ListenAddr: '0.0.0.0:2377',
+      AdvertiseAddr: host.ip,
+      RemoteAddrs: [`${first!.ip}:2377`],
+      JoinToken: JoinTokens.Manager,
+    });
+  }
+  return {
+    hosts,
+    pushTo: `127.0.0.1:${port}`,
+    registry: 'registry:5000',
+    async remove() {
+      for (const host of hosts) await host.container.remove({ force: true, v: true }).catch(() => {});
+      for (const host of hosts)
+        await outer
+          .getVolume(`${host.name}-docker`)
+          .remove()
+          .catch(() => {});
+      await removeIfThere(`${prefix}-registry`);
+      await outer
+        .getNetwork(network)
+        .remove()
+        .catch(() => {});
+    },
+  };
+}
+
+/** The tasks a host's engine runs for a stack: container id by task name. */
+export async function stackContainers(host: SwarmHost, stack: string): Promise<Map<string, string>> {
+  const containers = await host.docker.listContainers({
+    filters: JSON.stringify({ label: [`com.docker.stack.namespace=${stack}`] }),
+  });
+  return new Map(containers.map((c) => [c.Names[0]!.replace(/^\//, ''), c.Id]));
+}
+
+/** Runs a command in a container on a host's engine; its stdout (stderr dropped). */
+export async function execStdout(host: SwarmHost, containerId: string, cmd: string[]): Promise<string> {
+  const exec = await host.docker
+    .getContainer(containerId)
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const stdout = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  host.docker.modem.demuxStream(stream, stdout, new PassThrough());
+  await new Promise((resolve) => stream.on('end', resolve));
+  return Buffer.concat(chunks).toString();
+}
