@@ -74,3 +74,35 @@ export function pinImages(plan: Plan, registry: string, prefix: string, pushed: 
   };
   return { ...plan, services: plan.services.map(pin) };
 }
+
+/**
+ * The digests the local engine got when it pushed the plan's images to `registry` (its RepoDigests),
+ * for a stack written without pushing again; refuses, naming the command, when one was not pushed.
+ */
+export async function pushedDigests(
+  docker: Docker,
+  plan: Plan,
+  registry: string,
+  prefix: string,
+  tag: string,
+): Promise<Pushed[]> {
+  const names = [...new Set(plan.services.map((service) => service.imageName))];
+  const missing: string[] = [];
+  const pushed: Pushed[] = [];
+  for (const name of names) {
+    const ref = `${registry}/${prefix}/${name}:${tag}`;
+    const info = await docker
+      .getImage(ref)
+      .inspect()
+      .catch(() => undefined);
+    const repoDigest = info?.RepoDigests?.find((d) => d.startsWith(`${registry}/${prefix}/${name}@`));
+    if (!repoDigest) missing.push(name);
+    else pushed.push({ name, ref, digest: repoDigest.slice(repoDigest.indexOf('@') + 1) });
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `${missing.join(', ')} not pushed to ${registry} from this engine: the stack names images by digest; run \`cosmo images push ${missing.join(' ')}\` first`,
+    );
+  }
+  return pushed;
+}

@@ -137,8 +137,12 @@ describe('distributed cluster files', () => {
     expect(swarm.services.lb.ports).toEqual([
       { target: 8080, published: 8080, protocol: 'tcp', mode: 'host' },
     ]);
-    for (const svc of Object.values(swarm.services) as { deploy: { endpoint_mode: string } }[]) {
+    for (const svc of Object.values(swarm.services) as {
+      deploy: { endpoint_mode: string; restart_policy: { condition: string } };
+    }[]) {
       expect(svc.deploy.endpoint_mode).toBe('dnsrr');
+      // Swarm stops an unhealthy task with its stop signal (exit 0): it must be started again.
+      expect(svc.deploy.restart_policy).toEqual({ condition: 'any' });
     }
   });
 });

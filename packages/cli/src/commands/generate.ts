@@ -2,10 +2,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { composeDocument, composeSchemaErrors, renderCompose, type Target } from '@cosmo/compose';
+import { connectDocker } from '@cosmo/images';
 import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project, projectFromText } from '../project.ts';
+import { pinImages, pushedDigests } from '../registry.ts';
 
 const TARGETS: readonly Target[] = ['compose', 'swarm'];
 export const OUTPUT_NAMES: Record<Target, string> = { compose: 'compose.yaml', swarm: 'stack.yaml' };
@@ -47,7 +49,27 @@ export function registerGenerate(program: Command): void {
             )
           : await loadProject(flags.config);
         const dir = flags.out ?? path.dirname(project.composeFile);
-        const file = await writeGenerated(project, target, path.join(dir, OUTPUT_NAMES[target]));
+        // A stack for a registry names each image by the digest it was pushed with.
+        const { registry, prefix, tag } = project.config.images;
+        const pinned =
+          target === 'swarm' && registry
+            ? {
+                ...project,
+                plan: pinImages(
+                  project.plan,
+                  registry,
+                  prefix,
+                  await pushedDigests(
+                    await connectDocker(),
+                    project.plan,
+                    registry,
+                    prefix,
+                    tag ?? (await cosmoVersion()),
+                  ),
+                ),
+              }
+            : project;
+        const file = await writeGenerated(pinned, target, path.join(dir, OUTPUT_NAMES[target]));
         process.stdout.write(`wrote ${file}\n`);
       },
     );

@@ -118,6 +118,13 @@ export function registerInit(program: Command): void {
             ),
             `next${inDir}: \`cosmo up\` (builds the images, starts, waits until healthy),`,
             '      or, with the images built (`cosmo images build`), `docker compose up -d`',
+            ...(flags.mode === 'aio'
+              ? []
+              : [
+                  flags.registry
+                    ? '      or onto a Docker Swarm: `cosmo deploy -H tcp://MANAGER:2375 --label-nodes`'
+                    : '      or onto a Docker Swarm: init with --registry HOST:PORT, then `cosmo deploy -H tcp://MANAGER:2375 --label-nodes`',
+                ]),
             '',
           ].join('\n'),
         );
