@@ -26,31 +26,36 @@ export function ownServices(config: CosmoConfig): { db: boolean; queue: boolean 
   return { db: !config.external?.db, queue: !config.external?.queue };
 }
 
-/** The cluster's secrets: its own members' (generated), the admin's, and the external services' files. */
-export function clusterSecretPlans(config: CosmoConfig): SecretPlan[] {
+/**
+ * The generated secrets a cluster uses: every one its own database and queue members share (or, for
+ * a manager, only the passwords it logs in with), and the admin's. An external service has none here.
+ */
+function ownSecretKeys(config: CosmoConfig, who: 'members' | 'manager'): SecretKey[] {
   const own = ownServices(config);
-  return [
-    ...secretPlans(config, [...(own.db ? DB_SECRETS : []), ...(own.queue ? QUEUE_SECRETS : []), 'admin']),
-    ...externalSecretPlans(config),
-  ];
+  const db: readonly SecretKey[] = who === 'members' ? DB_SECRETS : ['db'];
+  const queue: readonly SecretKey[] = who === 'members' ? QUEUE_SECRETS : ['mq'];
+  return [...(own.db ? db : []), ...(own.queue ? queue : []), 'admin'];
 }
 
-/** Every secret of the cluster, mounted (a compact node runs every service, so needs them all). */
+/** The cluster's secrets: its own (generated) and the external services' files (the operator's). */
+export function clusterSecretPlans(config: CosmoConfig): SecretPlan[] {
+  return [...secretPlans(config, ownSecretKeys(config, 'members')), ...externalSecretPlans(config)];
+}
+
+/** Mounts of every secret of the cluster (a compact node runs every service, so needs them all). */
 export function clusterSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
-  const own = ownServices(config);
-  const keys = [...(own.db ? DB_SECRETS : []), ...(own.queue ? QUEUE_SECRETS : []), 'admin' as const];
-  return [...keys.map((key) => secretMount(config, key)), ...externalSecretMounts(config)];
+  return [
+    ...ownSecretKeys(config, 'members').map((key) => secretMount(config, key)),
+    ...externalSecretMounts(config),
+  ];
 }
 
 /** What a manager mounts: its database and queue passwords (own or external), the admin's, a CA. */
 export function managerSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
-  const own = ownServices(config);
-  const keys: SecretKey[] = [
-    ...(own.db ? ['db' as const] : []),
-    ...(own.queue ? ['mq' as const] : []),
-    'admin',
+  return [
+    ...ownSecretKeys(config, 'manager').map((key) => secretMount(config, key)),
+    ...externalSecretMounts(config),
   ];
-  return [...keys.map((key) => secretMount(config, key)), ...externalSecretMounts(config)];
 }
 
 /** How long a stopping manager keeps serving while its /ok fails: the LB's 2 checks 500 ms apart, plus margin. */
