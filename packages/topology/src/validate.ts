@@ -88,6 +88,7 @@ export function defaultConfigText(
     name?: string;
     port?: number;
     registry?: string;
+    managers?: number;
   } = {},
 ): string {
   const mode = options.mode ?? 'aio';
@@ -114,7 +115,7 @@ modes:
   distributed:
     port: ${port('distributed')}        # the load balancer's published port
     bind: 0.0.0.0
-    managers: 3       # managers behind the load balancer, >= 1
+    managers: ${options.managers ?? 3}       # managers behind the load balancer, >= 1
     db: 3             # database nodes (PostgreSQL + Patroni + etcd), odd, >= 3
     queue: 3          # queue nodes (RabbitMQ), odd, >= 3
 `;

@@ -24,6 +24,8 @@ export interface InitOptions {
   externalQueue?: string;
   /** images.registry: where Swarm nodes pull the images (cosmo deploy). */
   registry?: string;
+  /** The distributed mode's number of managers. */
+  managers?: number;
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
@@ -32,6 +34,11 @@ export async function initProject(
 ): Promise<{ configPath: string; secrets: string[]; composeFile: string; toSupply: string[] }> {
   if (!(MODES as readonly string[]).includes(options.mode)) {
     throw new UsageError(`--mode ${options.mode} is not a mode (use one of ${MODES.join(', ')})`);
+  }
+  if (options.managers !== undefined && options.mode !== 'distributed') {
+    throw new UsageError(
+      `--managers is for the distributed mode (${options.mode === 'compact' ? 'the compact mode runs a manager on each of its 3 nodes' : 'the aio mode runs one manager'})`,
+    );
   }
   const configPath = path.join(options.dir, CONFIG_FILE);
   const external = {
@@ -45,6 +52,7 @@ export async function initProject(
       ...(options.name !== undefined ? { name: JSON.stringify(options.name) } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.registry !== undefined ? { registry: options.registry } : {}),
+      ...(options.managers !== undefined ? { managers: options.managers } : {}),
     }) +
     (Object.keys(external).length > 0
       ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
@@ -80,6 +88,7 @@ export function registerInit(program: Command): void {
       '--external-queue <url>',
       'use this RabbitMQ instead of running one (compact, distributed): amqp[s]://USER@HOST[:PORT][,HOST...][/VHOST][?cacertfile=CA.pem]',
     )
+    .option('--managers <n>', 'distributed mode: managers behind the load balancer (default 3)')
     .option('--registry <host:port>', 'the registry Swarm nodes pull the images from (for cosmo deploy)')
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
     .action(
@@ -92,6 +101,7 @@ export function registerInit(program: Command): void {
         externalDb?: string;
         externalQueue?: string;
         registry?: string;
+        managers?: string;
       }) => {
         const port = Number(flags.port);
         if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
@@ -106,6 +116,7 @@ export function registerInit(program: Command): void {
           ...(flags.externalDb ? { externalDb: flags.externalDb } : {}),
           ...(flags.externalQueue ? { externalQueue: flags.externalQueue } : {}),
           ...(flags.registry ? { registry: flags.registry } : {}),
+          ...(flags.managers !== undefined ? { managers: managersFlag(flags.managers) } : {}),
         });
         const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
         process.stdout.write(
@@ -130,4 +141,10 @@ export function registerInit(program: Command): void {
         );
       },
     );
+}
+
+/** `--managers N`: a whole number; the schema then says what range it may be in. */
+function managersFlag(value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--managers ${value} is not a number of managers`);
+  return Number(value);
 }
