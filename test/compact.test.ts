@@ -64,6 +64,57 @@ describe('the compact cluster (compose, one host)', () => {
     expect(done.error).toBe('');
   });
 
+  it('loses no acknowledged execution when a whole node (manager, queue member, database replica) is killed while executions run', async () => {
+    const { api } = cluster;
+    await queueFullyReplicated(cluster, 'node1');
+    const primary = await cluster.primary();
+    const victim = ['node1', 'node2', 'node3'].find((node) => node !== primary)!;
+    const acknowledged: string[] = [];
+    let running = true;
+    const submitter = (async () => {
+      while (running) {
+        const answer = await api
+          .post(`${API}/executions`, { deployment_id: 'dep', workflow_id: 'install', force: true })
+          .catch(() => undefined);
+        if (answer?.status === 201) acknowledged.push(answer.body.id);
+      }
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await cluster.container(victim).kill({ signal: 'SIGKILL' });
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+    } finally {
+      running = false;
+      await submitter;
+    }
+    expect(acknowledged.length).toBeGreaterThan(10);
+    for (const id of acknowledged) {
+      const done = await eventually(
+        `execution ${id} to finish`,
+        async () => {
+          const { body } = await api.get(`${API}/executions/${id}`);
+          return body.status === 'terminated' ? body : undefined;
+        },
+        120_000,
+      );
+      expect(done.status).toBe('terminated');
+      // Run to its end once: an execution redelivered after the kill (its worker died with the node)
+      // may run a step again, never the workflow's end twice.
+      const events = (await api.get(`${API}/events?execution_id=${id}&_size=1000`)).body.items as {
+        event_type: string;
+        node_instance_id?: string;
+        operation?: string;
+      }[];
+      expect(events.filter((e) => e.event_type === 'workflow_succeeded')).toHaveLength(1);
+      const succeeded = events
+        .filter((e) => e.event_type === 'operation_succeeded')
+        .map((e) => `${e.node_instance_id}|${e.operation}`);
+      expect(new Set(succeeded).size).toBe(succeeded.length);
+    }
+    await cluster.container(victim).start();
+    await clusterState(cluster, 'OK', 240_000);
+  });
+
   it('loses no acknowledged write when the node holding the database primary is killed, and the node comes back', async () => {
     // The node goes with its queue member: the executions queue must have its 3 members first.
     await queueFullyReplicated(cluster, 'node1');
