@@ -56,7 +56,7 @@ describe('cosmo.yaml', () => {
     ['images:\n  registry: "http://x"\n', 'images.registry: "http://x" is not a registry'],
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
     [
-      'external:\n  db: {host: db.example, password_file: p}\n',
+      'external:\n  db: {host: db.example}\n',
       'external: the aio mode runs its own database and queue',
     ],
     ['mode: compact\n', 'credentials.source: the compact mode shares its credentials between nodes'],

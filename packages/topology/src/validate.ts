@@ -44,15 +44,25 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
   if (typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError(source, ['(top level): must be a mapping of keys such as mode, modes, images']);
   }
+  // Said first, and even when the section has other problems: fixing those would not help.
+  const raw = document as { mode?: unknown; external?: unknown };
+  const externalInAio =
+    (raw.mode === undefined || raw.mode === 'aio') && raw.external !== undefined && raw.external !== null
+      ? [
+          'external: the aio mode runs its own database and queue; remove external or use mode compact or distributed',
+        ]
+      : [];
   const result = configSchema.safeParse(document);
-  if (!result.success) throw new ConfigError(source, result.error.issues.map(describe));
-  const config = result.data;
-  const problems: string[] = [];
-  if (config.mode === 'aio' && config.external) {
-    problems.push(
-      'external: the aio mode runs its own database and queue; remove external or use mode compact or distributed',
-    );
+  if (!result.success) {
+    throw new ConfigError(source, [
+      ...externalInAio,
+      ...result.error.issues
+        .map(describe)
+        .filter((problem) => !(externalInAio.length && problem.startsWith('external.'))),
+    ]);
   }
+  const config = result.data;
+  const problems: string[] = [...externalInAio];
   if (config.mode === 'aio' && config.nodes) {
     problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
   }
