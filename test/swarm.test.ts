@@ -133,6 +133,14 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
       ).toBe(true);
     }
     expect(deploy.stdout).toContain('labelled host1: io.cosmo.node1=true');
+    // The LB runs on every host: each host's published port serves the API.
+    for (const host of swarm.hosts) {
+      const ok = await eventually(`the LB on ${host.name}`, async () => {
+        const answer = await fetch(`http://${host.ip}:8080/api/v3.1/ok`).catch(() => undefined);
+        return answer?.status === 200 ? answer : undefined;
+      });
+      expect(await ok.json()).toBe('OK');
+    }
   });
 
   it('a second cosmo deploy restarts nothing', async () => {

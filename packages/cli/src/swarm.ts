@@ -180,15 +180,18 @@ export async function applyLabels(target: SwarmTarget, changes: LabelChange[]): 
   }
 }
 
-/** The address of the node running a service's task (the LB publishes its port there, in host mode). */
-export async function taskAddress(target: SwarmTarget, service: string): Promise<string | undefined> {
+/** The addresses of the nodes running a service's tasks (the LB publishes its port on each, in host mode). */
+export async function taskAddresses(target: SwarmTarget, service: string): Promise<string[]> {
   const tasks = (await target.docker.listTasks({
     filters: JSON.stringify({ service: [service], 'desired-state': ['running'] }),
   })) as { NodeID?: string; Status?: { State?: string } }[];
-  const running = tasks.find((task) => task.Status?.State === 'running' && task.NodeID);
-  if (!running) return undefined;
-  const node = (await target.docker.getNode(running.NodeID!).inspect()) as { Status?: { Addr?: string } };
-  return node.Status?.Addr;
+  const addresses: string[] = [];
+  for (const task of tasks) {
+    if (task.Status?.State !== 'running' || !task.NodeID) continue;
+    const node = (await target.docker.getNode(task.NodeID).inspect()) as { Status?: { Addr?: string } };
+    if (node.Status?.Addr) addresses.push(node.Status.Addr);
+  }
+  return addresses.sort();
 }
 
 /** Runs the docker CLI against the target (for `docker stack`, which has no API of its own). */

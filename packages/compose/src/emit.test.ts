@@ -134,6 +134,9 @@ describe('distributed cluster files', () => {
     });
     expect(swarm.services.manager.environment.COSMO_NODE_NAME).toBe('manager{{.Task.Slot}}');
     expect(swarm.services.db2.deploy.placement.constraints).toEqual(['node.labels.io.cosmo.db2 == true']);
+    // One LB on every labelled node (global), so that losing a host leaves the others' ports.
+    expect(swarm.services.lb.deploy.mode).toBe('global');
+    expect(swarm.services.lb.deploy.replicas).toBeUndefined();
     expect(swarm.services.lb.ports).toEqual([
       { target: 8080, published: 8080, protocol: 'tcp', mode: 'host' },
     ]);

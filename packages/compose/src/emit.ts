@@ -72,7 +72,7 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
       ...(svc.resources.memory !== undefined ? { memory: svc.resources.memory } : {}),
     };
     out.deploy = {
-      replicas: svc.replicas ?? 1,
+      ...(svc.everyNode ? { mode: 'global' } : { replicas: svc.replicas ?? 1 }),
       endpoint_mode: 'dnsrr',
       ...(svc.nodeLabel ? { placement: { constraints: [`node.labels.${svc.nodeLabel} == true`] } } : {}),
       // A new task joins before an old one leaves, and only once healthy: a rolling update fails nothing.

@@ -55,10 +55,7 @@ describe('cosmo.yaml', () => {
     ],
     ['images:\n  registry: "http://x"\n', 'images.registry: "http://x" is not a registry'],
     ['images:\n  tag: "bad tag"\n', 'images.tag: "bad tag" is not an image tag'],
-    [
-      'external:\n  db: {host: db.example}\n',
-      'external: the aio mode runs its own database and queue',
-    ],
+    ['external:\n  db: {host: db.example}\n', 'external: the aio mode runs its own database and queue'],
     ['mode: compact\n', 'credentials.source: the compact mode shares its credentials between nodes'],
     [
       'mode: compact\ncredentials: {source: files}\nexternal: {queue: {hosts: [mq]}}\n',

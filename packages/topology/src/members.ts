@@ -133,6 +133,7 @@ export function loadBalancer(
     imageName: 'lb',
     image: imageRef(config, 'lb', version),
     localImage: config.images.registry === '',
+    everyNode: true,
     environment: { COSMO_LB_MANAGERS: 'manager' },
     secrets: [],
     volumes: [],

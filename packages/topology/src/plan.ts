@@ -31,6 +31,11 @@ export interface ServicePlan {
    * network, Swarm one service with N replicas whose DNS name `<name>` lists every task.
    */
   replicas?: number;
+  /**
+   * Swarm: one task on every node that has its label (global mode) instead of a number of replicas:
+   * the load balancer, so that losing a host leaves the others' published ports answering.
+   */
+  everyNode?: boolean;
   /** Other names it answers to on the network (compact nodes: `manager`, for the load balancer). */
   aliases?: string[];
   environment: Record<string, string>;

@@ -15,7 +15,7 @@ import { checkProvidedFiles } from '../external.ts';
 import { ensureImages } from '../local-images.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project } from '../project.ts';
 import { checkRegistry, pinImages } from '../registry.ts';
-import { applyLabels, connectSwarm, dockerCli, missingLabels, swarmNodes, taskAddress } from '../swarm.ts';
+import { applyLabels, connectSwarm, dockerCli, missingLabels, swarmNodes, taskAddresses } from '../swarm.ts';
 import { OUTPUT_NAMES, writeGenerated } from './generate.ts';
 import { pushAll } from './images-push.ts';
 
@@ -117,6 +117,12 @@ export function registerDeploy(program: Command): void {
       const url = await waitHealthy(pinned, target, timeout, say);
       const access = project.plan.access;
       say(`\nCosmo is deployed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${url}/api/v3.1`);
+      // The LB runs on every labelled node: each one's address serves the API.
+      const others = (await taskAddresses(target, `${project.plan.name}_lb`)).filter(
+        (a) => !url.includes(`//${a}:`),
+      );
+      if (others.length > 0)
+        say(`  also on:  ${others.map((a) => url.replace(/\/\/[^:]+:/, `//${a}:`)).join(', ')}`);
       say(`  user:     ${access.adminUser}`);
       if ('file' in access.adminPassword)
         say(`  password: in ${path.resolve(project.configDir, access.adminPassword.file)}`);
@@ -137,7 +143,7 @@ async function waitHealthy(
   for (;;) {
     const elapsed = Math.round((Date.now() - started) / 1000);
     let state: string;
-    const address = await taskAddress(target, `${project.plan.name}_lb`).catch(() => undefined);
+    const address = (await taskAddresses(target, `${project.plan.name}_lb`).catch(() => []))[0];
     if (!address) {
       state = `services: ${await servicesSummary(target, project.plan.name)}`;
     } else {
