@@ -46,7 +46,9 @@ for (let run = 1; run <= RUNS; run++) {
     );
     // The last progress line that still showed a service short of its replicas.
     const waits = [...first.stdout.matchAll(/^ {2}(\d+)s: (.*)$/gm)];
-    const lastShort = waits.filter((m) => / 0\/1/.test(m[2]!)).at(-1);
+    const short = (line: string) =>
+      [...line.matchAll(/ (\d+)\/(\d+)/g)].some((m) => Number(m[1]) < Number(m[2]));
+    const lastShort = waits.filter((m) => short(m[2]!)).at(-1);
     const tasksRunning = lastShort ? Number(lastShort[1]) : undefined;
     started = performance.now();
     const again = await cosmo(args, { cwd: dir });
