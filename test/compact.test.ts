@@ -12,9 +12,11 @@ import {
   clusterState,
   docker,
   failPrimary,
+  installThrough,
   missingWrites,
   queueFullyReplicated,
   startCluster,
+  submitDuring,
 } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
 
@@ -44,23 +46,11 @@ describe('the compact cluster (compose, one host)', () => {
   });
 
   it('runs an execution through the load balancer', async () => {
-    const blueprint =
-      'tosca_definitions_version: x\nnode_templates:\n  a: {type: t}\n  b: {type: t, relationships: [{type: r, target: a}]}\n';
-    const upload = await cluster.api.raw('PUT', `${API}/blueprints/bp`, {
-      raw: blueprint,
-      headers: { 'content-type': 'application/yaml' },
-    });
-    expect(upload.status).toBe(201);
-    expect((await cluster.api.put(`${API}/deployments/dep`, { blueprint_id: 'bp' })).status).toBe(201);
-    const started = await cluster.api.post(`${API}/executions`, {
-      deployment_id: 'dep',
-      workflow_id: 'install',
-    });
-    expect(started.status).toBe(201);
-    const done = await eventually('the install to finish', async () => {
-      const { body } = await cluster.api.get(`${API}/executions/${started.body.id}`);
-      return body?.status === 'terminated' ? body : undefined;
-    });
+    const done = await installThrough(
+      cluster.api,
+      'tosca_definitions_version: x\nnode_templates:\n  a: {type: t}\n  b: {type: t, relationships: [{type: r, target: a}]}\n',
+    );
+    expect(done.status).toBe('terminated');
     expect(done.error).toBe('');
   });
 
@@ -69,24 +59,11 @@ describe('the compact cluster (compose, one host)', () => {
     await queueFullyReplicated(cluster, 'node1');
     const primary = await cluster.primary();
     const victim = ['node1', 'node2', 'node3'].find((node) => node !== primary)!;
-    const acknowledged: string[] = [];
-    let running = true;
-    const submitter = (async () => {
-      while (running) {
-        const answer = await api
-          .post(`${API}/executions`, { deployment_id: 'dep', workflow_id: 'install', force: true })
-          .catch(() => undefined);
-        if (answer?.status === 201) acknowledged.push(answer.body.id);
-      }
-    })();
-    try {
+    const acknowledged = await submitDuring(api, 'dep', async () => {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       await cluster.container(victim).kill({ signal: 'SIGKILL' });
       await new Promise((resolve) => setTimeout(resolve, 8_000));
-    } finally {
-      running = false;
-      await submitter;
-    }
+    });
     expect(acknowledged.length).toBeGreaterThan(10);
     for (const id of acknowledged) {
       const done = await eventually(

@@ -22,6 +22,7 @@ import {
   queueFullyReplicated,
   startDistributed,
   startReader,
+  submitDuring,
 } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
 
@@ -132,23 +133,14 @@ describe('the distributed cluster (compose, one host)', () => {
     const { api } = cluster;
     // Every member holds the quorum queue before one is killed (members join it within seconds).
     await queueFullyReplicated(cluster, 'queue1');
-    const acknowledged: string[] = [];
-    let running = true;
-    const submitter = (async () => {
-      while (running) {
-        const answer = await api
-          .post(`${API}/executions`, { deployment_id: 'app', workflow_id: 'install', force: true })
-          .catch(() => undefined);
-        if (answer?.status === 201) acknowledged.push(answer.body.id);
-      }
-    })();
+    let acknowledged: string[];
     try {
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      await cluster.container('queue1').kill({ signal: 'SIGKILL' });
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      acknowledged = await submitDuring(api, 'app', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await cluster.container('queue1').kill({ signal: 'SIGKILL' });
+        await new Promise((resolve) => setTimeout(resolve, 6_000));
+      });
     } finally {
-      running = false;
-      await submitter;
       await cluster.container('queue1').start();
     }
     expect(acknowledged.length).toBeGreaterThan(10);

@@ -19,8 +19,14 @@ import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosmo } from './support/cli.ts';
-import { API, type Cluster, clusterState, docker, removeProject, startCluster } from './support/cluster.ts';
-import { eventually } from './support/stack.ts';
+import {
+  type Cluster,
+  clusterState,
+  docker,
+  installThrough,
+  removeProject,
+  startCluster,
+} from './support/cluster.ts';
 
 const run = promisify(execFile);
 const DIST = 'cosmo-itest-extd';
@@ -203,21 +209,10 @@ afterAll(async () => {
 });
 
 async function runsAnExecution(cluster: Cluster): Promise<void> {
-  const upload = await cluster.api.raw('PUT', `${API}/blueprints/bp`, {
-    raw: 'tosca_definitions_version: x\nnode_templates:\n  a: {type: t}\n',
-    headers: { 'content-type': 'application/yaml' },
-  });
-  expect(upload.status).toBe(201);
-  expect((await cluster.api.put(`${API}/deployments/dep`, { blueprint_id: 'bp' })).status).toBe(201);
-  const started = await cluster.api.post(`${API}/executions`, {
-    deployment_id: 'dep',
-    workflow_id: 'install',
-  });
-  expect(started.status).toBe(201);
-  const done = await eventually('the install to finish', async () => {
-    const { body } = await cluster.api.get(`${API}/executions/${started.body.id}`);
-    return ['terminated', 'failed', 'cancelled'].includes(body?.status) ? body : undefined;
-  });
+  const done = await installThrough(
+    cluster.api,
+    'tosca_definitions_version: x\nnode_templates:\n  a: {type: t}\n',
+  );
   expect(done.status).toBe('terminated');
 }
 

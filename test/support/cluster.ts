@@ -253,3 +253,48 @@ export async function failPrimary(
   }
   return { primary, report };
 }
+
+/** Uploads a blueprint, creates a deployment of it and runs `install` through the API; the finished execution. */
+export async function installThrough(api: Client, blueprint: string, deployment = 'dep'): Promise<any> {
+  const upload = await api.raw('PUT', `${API}/blueprints/${deployment}-bp`, {
+    raw: blueprint,
+    headers: { 'content-type': 'application/yaml' },
+  });
+  if (upload.status !== 201) throw new Error(`blueprint upload answered ${upload.status}: ${upload.text}`);
+  const created = await api.put(`${API}/deployments/${deployment}`, { blueprint_id: `${deployment}-bp` });
+  if (created.status !== 201) throw new Error(`deployment answered ${created.status}: ${created.text}`);
+  const started = await api.post(`${API}/executions`, { deployment_id: deployment, workflow_id: 'install' });
+  if (started.status !== 201) throw new Error(`execution answered ${started.status}: ${started.text}`);
+  return eventually('the install to finish', async () => {
+    const { body } = await api.get(`${API}/executions/${started.body.id}`);
+    return ['terminated', 'failed', 'cancelled'].includes(body?.status) ? body : undefined;
+  });
+}
+
+/**
+ * Submits `install` executions of a deployment one after another while `act` runs (a fault); the ids
+ * of those acknowledged (201). Submission stops once `act` has ended, even when it failed.
+ */
+export async function submitDuring(
+  api: Client,
+  deployment: string,
+  act: () => Promise<void>,
+): Promise<string[]> {
+  const acknowledged: string[] = [];
+  let running = true;
+  const submitter = (async () => {
+    while (running) {
+      const answer = await api
+        .post(`${API}/executions`, { deployment_id: deployment, workflow_id: 'install', force: true })
+        .catch(() => undefined);
+      if (answer?.status === 201) acknowledged.push(answer.body.id);
+    }
+  })();
+  try {
+    await act();
+  } finally {
+    running = false;
+    await submitter;
+  }
+  return acknowledged;
+}

@@ -16,6 +16,7 @@ import { ensureImages } from '../local-images.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project } from '../project.ts';
 import { checkRegistry, pinImages } from '../registry.ts';
 import { applyLabels, connectSwarm, dockerCli, missingLabels, swarmNodes, taskAddresses } from '../swarm.ts';
+import { servicesLine, waitUntil } from '../wait.ts';
 import { OUTPUT_NAMES, writeGenerated } from './generate.ts';
 import { pushAll } from './images-push.ts';
 
@@ -129,50 +130,35 @@ export function registerDeploy(program: Command): void {
     });
 }
 
-/** Polls the LB (on whichever node runs it) until cluster-status is OK; prints each change of state. */
-async function waitHealthy(
+/** Polls the LB (the first node running it) until cluster-status is OK; prints each change of state. */
+function waitHealthy(
   project: Project,
   target: Awaited<ReturnType<typeof connectSwarm>>,
   timeout: number,
   say: (line: string) => void,
 ): Promise<string> {
-  const started = Date.now();
   const port = project.plan.services.find((s) => s.name === 'lb')?.ports[0]?.published ?? 8080;
-  let last = '';
-  let lastPrinted = 0;
-  for (;;) {
-    const elapsed = Math.round((Date.now() - started) / 1000);
-    let state: string;
-    const address = (await taskAddresses(target, `${project.plan.name}_lb`).catch(() => []))[0];
-    if (!address) {
-      state = `services: ${await servicesSummary(target, project.plan.name)}`;
-    } else {
+  return waitUntil<string>({
+    timeout,
+    say,
+    hint: `see \`docker ${[...target.cliArgs, 'stack', 'ps', project.plan.name].join(' ')}\``,
+    poll: async () => {
+      const address = (await taskAddresses(target, `${project.plan.name}_lb`).catch(() => []))[0];
+      if (!address) return { state: `services: ${await servicesSummary(target, project.plan.name)}` };
       const url = `http://${address}:${port}`;
       try {
         const status = await clusterStatus({
           ...project,
           plan: { ...project.plan, access: { ...project.plan.access, url } },
         });
-        if (status.status === 'OK') return url;
-        state = Object.entries(status.services)
-          .map(([name, s]) => `${name} ${s.status}`)
-          .join(', ');
+        return status.status === 'OK' ? { done: url } : { state: servicesLine(status) };
       } catch (error) {
-        state = `services: ${await servicesSummary(target, project.plan.name)}; API at ${url}: ${(error as Error).message}`;
+        return {
+          state: `services: ${await servicesSummary(target, project.plan.name)}; API at ${url}: ${(error as Error).message}`,
+        };
       }
-    }
-    if (state !== last || elapsed - lastPrinted >= 10) {
-      say(`  ${elapsed}s: ${state}`);
-      lastPrinted = elapsed;
-    }
-    last = state;
-    if (elapsed > timeout) {
-      throw new Error(
-        `not healthy after ${timeout} s (${state}); see \`docker ${[...target.cliArgs, 'stack', 'ps', project.plan.name].join(' ')}\``,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
+    },
+  });
 }
 
 /** `node1 1/1, lb 0/1`: each service's running tasks against its replicas. */

@@ -19,6 +19,7 @@ import { UsageError } from '../errors.ts';
 import { checkProvidedFiles } from '../external.ts';
 import { ensureImages } from '../local-images.ts';
 import { CONFIG_FILE, loadProject } from '../project.ts';
+import { servicesLine, waitUntil } from '../wait.ts';
 import { writeGenerated } from './generate.ts';
 import { initProject } from './init.ts';
 
@@ -63,46 +64,35 @@ export function registerUp(program: Command): void {
       const restartsBefore = new Map(
         (await projectContainers(docker, project)).map((c) => [c.id, c.restarts]),
       );
-      let last = '';
-      let lastPrinted = 0;
-      for (;;) {
-        const elapsed = Math.round((Date.now() - started) / 1000);
-        let state: string;
-        const containers = await projectContainers(docker, project);
-        const broken = brokenContainer(containers, restartsBefore);
-        if (broken) {
-          const lines = await tellingLogLines(docker, broken.id, 12).catch(() => []);
-          throw new Error(
-            `${describeContainer(broken)}: it will not come up by waiting. What its log says:\n  ${lines.join('\n  ')}\n` +
-              `fix what they name, then \`cosmo up\` again (all of its log: \`cosmo logs\`)`,
-          );
-        }
-        try {
-          const status = await clusterStatus(project);
-          if (status.status === 'OK') break;
-          state = Object.entries(status.services)
-            .map(([name, s]) => `${name} ${s.status}`)
-            .join(', ');
-        } catch (error) {
-          // An API that answers but refuses (a 401: the running platform has other credentials than
-          // this folder's) says more than the manager's last warning.
-          const message = (error as Error).message;
-          const answered = !/fetch failed|no manager answers|aborted|timeout/i.test(message);
-          const warning = answered ? `API: ${message}` : await lastManagerWarning(docker, containers);
-          state = [containers.map(describeContainer).join(', '), warning].filter(Boolean).join('; ');
-        }
-        if (state !== last || elapsed - lastPrinted >= 10) {
-          say(`  ${elapsed}s: ${state}`);
-          lastPrinted = elapsed;
-        }
-        last = state;
-        if (elapsed > timeout) {
-          throw new Error(
-            `not healthy after ${timeout} s (${state}); see \`cosmo status\` and \`cosmo logs\``,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
+      await waitUntil({
+        timeout,
+        say,
+        hint: 'see `cosmo status` and `cosmo logs`',
+        poll: async () => {
+          const containers = await projectContainers(docker, project);
+          const broken = brokenContainer(containers, restartsBefore);
+          if (broken) {
+            const lines = await tellingLogLines(docker, broken.id, 12).catch(() => []);
+            throw new Error(
+              `${describeContainer(broken)}: it will not come up by waiting. What its log says:\n  ${lines.join('\n  ')}\n` +
+                `fix what they name, then \`cosmo up\` again (all of its log: \`cosmo logs\`)`,
+            );
+          }
+          try {
+            const status = await clusterStatus(project);
+            return status.status === 'OK' ? { done: status } : { state: servicesLine(status) };
+          } catch (error) {
+            // An API that answers but refuses (a 401: the running platform has other credentials than
+            // this folder's) says more than the manager's last warning.
+            const message = (error as Error).message;
+            const answered = !/fetch failed|no manager answers|aborted|timeout/i.test(message);
+            const warning = answered ? `API: ${message}` : await lastManagerWarning(docker, containers);
+            return {
+              state: [containers.map(describeContainer).join(', '), warning].filter(Boolean).join('; '),
+            };
+          }
+        },
+      });
       const access = project.plan.access;
       say(`\nCosmo is up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${access.url}/api/v3.1`);
       say(`  user:     ${access.adminUser}`);
