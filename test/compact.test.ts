@@ -18,7 +18,7 @@ import {
   startCluster,
   submitDuring,
 } from './support/cluster.ts';
-import { eventually } from './support/stack.ts';
+import { finishedExecution } from './support/stack.ts';
 
 const NAME = 'cosmo-itest-compact';
 let cluster: Cluster;
@@ -66,14 +66,7 @@ describe('the compact cluster (compose, one host)', () => {
     });
     expect(acknowledged.length).toBeGreaterThan(10);
     for (const id of acknowledged) {
-      const done = await eventually(
-        `execution ${id} to finish`,
-        async () => {
-          const { body } = await api.get(`${API}/executions/${id}`);
-          return body.status === 'terminated' ? body : undefined;
-        },
-        120_000,
-      );
+      const done = await finishedExecution(api, id, 120_000);
       expect(done.status).toBe('terminated');
       // Run to its end once: an execution redelivered after the kill (its worker died with the node)
       // may run a step again, never the workflow's end twice.

@@ -24,7 +24,7 @@ import {
   startReader,
   submitDuring,
 } from './support/cluster.ts';
-import { eventually } from './support/stack.ts';
+import { eventually, finishedExecution } from './support/stack.ts';
 
 const run = promisify(execFile);
 const NAME = 'cosmo-itest-dist';
@@ -145,14 +145,7 @@ describe('the distributed cluster (compose, one host)', () => {
     }
     expect(acknowledged.length).toBeGreaterThan(10);
     for (const id of acknowledged) {
-      const done = await eventually(
-        `execution ${id} to finish`,
-        async () => {
-          const { body } = await api.get(`${API}/executions/${id}`);
-          return body.status === 'terminated' ? body : undefined;
-        },
-        120_000,
-      );
+      const done = await finishedExecution(api, id, 120_000);
       expect(done.status).toBe('terminated');
       // Each operation recorded once: a redelivered message did not run the workflow twice.
       expect((await api.get(`${API}/events?execution_id=${id}`)).body.metadata.pagination.total).toBe(8);

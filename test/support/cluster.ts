@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { type Client, client } from './api.ts';
 import { cosmo } from './cli.ts';
-import { eventually } from './stack.ts';
+import { eventually, finishedExecution } from './stack.ts';
 
 export const API = '/api/v3.1';
 export const docker = new Docker();
@@ -265,10 +265,7 @@ export async function installThrough(api: Client, blueprint: string, deployment 
   if (created.status !== 201) throw new Error(`deployment answered ${created.status}: ${created.text}`);
   const started = await api.post(`${API}/executions`, { deployment_id: deployment, workflow_id: 'install' });
   if (started.status !== 201) throw new Error(`execution answered ${started.status}: ${started.text}`);
-  return eventually('the install to finish', async () => {
-    const { body } = await api.get(`${API}/executions/${started.body.id}`);
-    return ['terminated', 'failed', 'cancelled'].includes(body?.status) ? body : undefined;
-  });
+  return finishedExecution(api, started.body.id);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The images a command needs, built in the local engine when missing or stale (with progress). */
-import { type BuiltImage, buildImages, defaultCatalogue, projectInfo } from '@cosmo/images';
+import { type BuiltImage, buildImages, defaultCatalogue, findImage, projectInfo } from '@cosmo/images';
 import type Docker from 'dockerode';
+import { UsageError } from './errors.ts';
 import { progressPrinter } from './progress.ts';
 import { projectRoot } from './root.ts';
 
@@ -26,5 +27,16 @@ export async function ensureImages(
     return results.filter((r) => names.includes(r.name));
   } finally {
     printer.done();
+  }
+}
+
+/** Refuses a name that is not in the catalogue, with the catalogue's message naming the known ones. */
+export function checkImageNames(names: string[]): void {
+  for (const name of names) {
+    try {
+      findImage(defaultCatalogue, name);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
   }
 }

@@ -1,7 +1,7 @@
 /** `cosmo images build [names...]`: builds images and their parents, skipping those up to date. */
-import { buildImages, connectDocker, defaultCatalogue, findImage, projectInfo } from '@cosmo/images';
+import { buildImages, connectDocker, defaultCatalogue, projectInfo } from '@cosmo/images';
 import type { Command } from 'commander';
-import { UsageError } from '../errors.ts';
+import { checkImageNames } from '../local-images.ts';
 import { progressPrinter } from '../progress.ts';
 import { projectRoot } from '../root.ts';
 
@@ -21,13 +21,7 @@ export function registerImagesBuild(images: Command): void {
     .option('-f, --force', 'rebuild even when an image with the same inputs hash exists')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (names: string[], flags: BuildFlags) => {
-      for (const name of names) {
-        try {
-          findImage(defaultCatalogue, name);
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-      }
+      checkImageNames(names);
       const docker = await connectDocker();
       const project = await projectInfo(projectRoot());
       const printer = progressPrinter(flags.json ? process.stderr : process.stdout);

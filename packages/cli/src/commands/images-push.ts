@@ -3,10 +3,10 @@
  * each image to a registry and prints the digest it got, the name stacks use (`name@sha256:…`).
  */
 import { existsSync } from 'node:fs';
-import { connectDocker, defaultCatalogue, findImage } from '@cosmo/images';
+import { connectDocker, defaultCatalogue } from '@cosmo/images';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { ensureImages } from '../local-images.ts';
+import { checkImageNames, ensureImages } from '../local-images.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject } from '../project.ts';
 import { checkRegistry, type Pushed, pushImage } from '../registry.ts';
 
@@ -31,13 +31,7 @@ export function registerImagesPush(images: Command): void {
     .option('-c, --config <file>', 'the configuration (for images.registry, prefix and tag)', CONFIG_FILE)
     .option('--json', 'print the pushed images and digests as JSON')
     .action(async (names: string[], flags: PushFlags) => {
-      for (const name of names) {
-        try {
-          findImage(defaultCatalogue, name);
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-      }
+      checkImageNames(names);
       const config = existsSync(flags.config) ? (await loadProject(flags.config)).config : undefined;
       const registry = flags.registry ?? config?.images.registry ?? '';
       if (!registry) {
