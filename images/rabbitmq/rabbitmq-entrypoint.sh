@@ -39,6 +39,11 @@ chmod 0750 /etc/rabbitmq/conf.d
 # The user, its vhost and permissions are definitions the node imports at every boot, so the
 # password file always wins: a node whose data was made with another password takes this one
 # (rotation: change the file, restart every member). default_user would apply only to an empty node.
+# The executions queue's delivery limit and dead-letter queue are a policy here, not queue arguments
+# (arguments differing from an existing queue's fail its declaration): a message whose workers died
+# 10 times goes to cosmo.executions.dead, where a manager fails its execution with the reason.
+# (Quorum queues only: the All-in-One's classic queue has no delivery count; the manager's own count
+# of interrupted operations bounds it there.)
 # The file holds a salted hash (RabbitMQ's rabbit_password_hashing_sha256: base64 of a 4-byte salt
 # followed by SHA-256(salt + password)), never the password.
 password=$(cat "$RABBITMQ_PASSWORD_FILE")
@@ -53,7 +58,9 @@ write_conf /etc/rabbitmq/cosmo-definitions.json <<JSON
 {
   "vhosts": [{"name": "/"}],
   "users": [{"name": "$RABBITMQ_USER", "password_hash": "$hash", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]}],
-  "permissions": [{"user": "$RABBITMQ_USER", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}]
+  "permissions": [{"user": "$RABBITMQ_USER", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
+  "policies": [{"vhost": "/", "name": "cosmo-executions", "pattern": "^cosmo\\\\.executions\$", "apply-to": "queues", "priority": 0,
+    "definition": {"delivery-limit": 10, "dead-letter-exchange": "", "dead-letter-routing-key": "cosmo.executions.dead"}}]
 }
 JSON
 write_conf 50-credentials.conf <<CONF

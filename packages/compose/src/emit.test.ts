@@ -106,6 +106,18 @@ describe('distributed cluster files', () => {
     expect(renderCompose(plan, { ...options, target: 'swarm' })).not.toMatch(/[&*]a\d/);
   });
 
+  it('swarm: every secret mounted root-only (0400), since Swarm would mount it 0444; compose binds the files as they are', () => {
+    const mounts = Object.values(swarm.services as Record<string, { secrets?: object[] }>).flatMap(
+      (svc) => svc.secrets ?? [],
+    );
+    expect(mounts.length).toBeGreaterThan(0);
+    for (const mount of mounts) expect(mount).toMatchObject({ uid: '0', gid: '0', mode: 0o400 });
+    const composeMounts = Object.values(compose.services as Record<string, { secrets?: object[] }>).flatMap(
+      (svc) => svc.secrets ?? [],
+    );
+    for (const mount of composeMounts) expect(mount).not.toHaveProperty('mode');
+  });
+
   it('compose: one service per manager, all answering to the name manager', () => {
     expect(Object.keys(compose.services)).toEqual([
       'db1',

@@ -31,7 +31,9 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
       Object.fromEntries(Object.entries(svc.environment).map(([k, v]) => [k, fill(v)])),
     );
   }
-  if (svc.secrets.length > 0) out.secrets = svc.secrets.map((s) => ({ source: s.name, target: s.target }));
+  if (svc.secrets.length > 0) {
+    out.secrets = svc.secrets.map((s) => ({ source: s.name, target: s.target, ...keys.secretAccess }));
+  }
   const mounts = [
     ...svc.volumes.map((v) => ({ type: 'volume', source: v.volume, target: v.target })),
     ...svc.tmpfs.map((target) => ({ type: 'tmpfs', target })),

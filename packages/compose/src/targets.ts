@@ -22,6 +22,12 @@ export interface TargetKeys {
   expandReplicas: boolean;
   /** What the plan's `{{instance}}` becomes for instance i of service name. */
   instanceName: (name: string, i: number) => string;
+  /**
+   * Owner and mode of each mounted secret, where the target mounts them itself (Swarm: 0444 unless
+   * told). Root only: every image's entrypoint starts as root and copies what its service needs.
+   * Compose binds the operator's 0600 files as they are.
+   */
+  secretAccess?: { uid: string; gid: string; mode: number };
   /** A top-level `name:` (the compose project name), so plain `docker compose up` in its folder works. */
   projectName: boolean;
   /** How the header tells a reader to run the file; `<name>` is the project's name. */
@@ -54,6 +60,7 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     containerResources: false,
     hostIp: false,
     publishMode: 'host',
+    secretAccess: { uid: '0', gid: '0', mode: 0o400 },
     expandReplicas: false,
     instanceName: (name) => `${name}{{.Task.Slot}}`,
     projectName: false,

@@ -14,6 +14,12 @@ import type { HostPort, ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 
 export const EXECUTIONS_QUEUE = 'cosmo.executions';
+/**
+ * Where the broker moves an execution's message once its delivery limit is spent (a policy set by
+ * cosmo/rabbitmq: workers died that many times holding it). Declared by every manager before it
+ * publishes, so nothing dead-lettered is dropped for want of a queue.
+ */
+export const DEAD_EXECUTIONS_QUEUE = 'cosmo.executions.dead';
 
 export type Handler = (message: amqp.ConsumeMessage, channel: amqp.Channel) => Promise<void>;
 
@@ -147,11 +153,13 @@ export class Queue {
     const connection = await amqp.connect(this.url(host), this.socketOptions(host, 'cosmo-manager'));
     connection.on('error', (error: Error) => this.log.warn(`broker connection error: ${error.message}`));
     const publisher = await connection.createConfirmChannel();
-    try {
-      await publisher.assertQueue(EXECUTIONS_QUEUE, { durable: true, arguments: this.queueArguments });
-    } catch (error) {
-      await connection.close().catch(() => {});
-      throw new Error(declareProblem(EXECUTIONS_QUEUE, this.config.queueType, error as Error));
+    for (const queue of [EXECUTIONS_QUEUE, DEAD_EXECUTIONS_QUEUE]) {
+      try {
+        await publisher.assertQueue(queue, { durable: true, arguments: this.queueArguments });
+      } catch (error) {
+        await connection.close().catch(() => {});
+        throw new Error(declareProblem(queue, this.config.queueType, error as Error));
+      }
     }
     connection.on('close', () => {
       if (this.connection !== connection) return;

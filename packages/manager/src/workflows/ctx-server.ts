@@ -14,7 +14,19 @@ export interface CtxServer {
   close(): Promise<void>;
 }
 
-const MAX_REQUEST = 1024 * 1024;
+/**
+ * Bounds on what one operation's script may hold in the manager through ctx: a script opening
+ * hundreds of connections with a megabyte each would otherwise grow the manager until it is killed
+ * for memory. Beyond them a connection is refused or closed; `ctx` then fails in the script.
+ */
+export const CTX_LIMITS = {
+  /** Connections open at once (a `ctx` call holds one while it runs). */
+  connections: 16,
+  /** One request line. */
+  requestBytes: 1024 * 1024,
+  /** A connection that sends no complete request for this long is closed. */
+  idleMs: 30_000,
+} as const;
 
 export async function startCtxServer(
   socketPath: string,
@@ -25,16 +37,21 @@ export async function startCtxServer(
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('error', () => {});
+    socket.setTimeout(CTX_LIMITS.idleMs, () => socket.destroy());
     socket.on('data', (chunk: string) => {
       buffer += chunk;
-      if (buffer.length > MAX_REQUEST) {
+      if (Buffer.byteLength(buffer) > CTX_LIMITS.requestBytes) {
+        buffer = '';
         socket.end(`${JSON.stringify({ error: 'request larger than 1 MB' })}\n`);
+        socket.pause();
         return;
       }
       const end = buffer.indexOf('\n');
       if (end < 0) return;
       const line = buffer.slice(0, end);
       buffer = '';
+      socket.pause(); // one request per connection: nothing more is read
+      socket.setTimeout(0);
       let args: string[];
       try {
         const request = JSON.parse(line) as { args?: unknown };
@@ -52,6 +69,7 @@ export async function startCtxServer(
       );
     });
   });
+  server.maxConnections = CTX_LIMITS.connections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve());

@@ -32,6 +32,12 @@ export interface OperationRun {
 }
 
 const MAX_LINES_PER_TRY = 1000;
+/**
+ * Runs of one operation cut short by their worker's death before it is not started again: an
+ * operation that makes its manager die (memory, a ctx flood) would otherwise kill the next manager
+ * its redelivered execution reaches, and the next.
+ */
+export const MAX_INTERRUPTED_RUNS = 3;
 const LEVELS = new Set(['debug', 'info', 'warning', 'warn', 'error']);
 
 function parameter(parameters: Record<string, unknown>, name: string): number | undefined {
@@ -190,11 +196,21 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
     : { self: step.nodeId };
   const what = `'${step.operation}' on ${step.nodeInstanceId}`;
   // A redelivered execution (its worker died) goes on with the next try number: no key is reused.
-  const { rows } = await db.query<{ n: string }>(
-    "SELECT count(*) AS n FROM events WHERE execution_id = $1 AND step_key LIKE $2 || ':try%:started'",
+  // A try that started and neither succeeded nor failed was interrupted: its worker died under it.
+  const { rows } = await db.query<{ started: string; failed: string }>(
+    `SELECT count(*) FILTER (WHERE step_key LIKE $2 || ':try%:started') AS started,
+            count(*) FILTER (WHERE step_key LIKE $2 || ':try%:failed') AS failed
+     FROM events WHERE execution_id = $1`,
     [execution.id, step.key],
   );
-  const first = Number(rows[0]?.n ?? 0);
+  const first = Number(rows[0]?.started ?? 0);
+  const interrupted = first - Number(rows[0]?.failed ?? 0);
+  if (interrupted >= MAX_INTERRUPTED_RUNS) {
+    // Not OperationFailed: ignore_failure does not go past an operation that kills its workers.
+    throw new Error(
+      `${what} was interrupted ${interrupted} times: the worker running it died each time (killed for memory, or the manager stopped); not run again`,
+    );
+  }
   const content = await scriptContent(db, execution, spec.script);
 
   for (let n = first; ; n++) {

@@ -5,6 +5,13 @@
  * comes back line by line. Why this keeps the manager's secrets from scripts: the manager's files
  * (/run/cosmo, mode 0400) and /proc/<manager>/environ belong to the manager's uid, the script runs
  * as another, and the database and broker take no login without those passwords.
+ *
+ * The manager holds setuid/setgid/chown/kill as ambient capabilities (to start scripts as other users),
+ * and a child that only changes uid keeps its ambient set across execve: a script spawned with Node's
+ * `uid` option would start with those capabilities and could make itself root. So every script (and
+ * the clean-up run as its user) starts through `setpriv`, which takes the uid and then empties the
+ * inheritable and ambient sets and sets no_new_privs: what it executes has no capability at all, and
+ * no setuid binary can give it one.
  */
 import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -57,6 +64,27 @@ function takeSlot(): number {
   throw new Error(`more than ${SLOTS} operations at once on this manager`);
 }
 
+type Owner = { uid: number; gid: number };
+
+/** The command line that runs `cmd` as `owner` with no capabilities (or as is, without an owner). */
+export function asOwner(owner: Owner | undefined, cmd: string, args: string[]): [string, string[]] {
+  if (!owner) return [cmd, args];
+  return [
+    'setpriv',
+    [
+      `--reuid=${owner.uid}`,
+      `--regid=${owner.gid}`,
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--ambient-caps=-all',
+      '--no-new-privs',
+      '--',
+      cmd,
+      ...args,
+    ],
+  ];
+}
+
 /** How to start a script: by its shebang; without one, python3 for .py and bash for anything else. */
 function command(file: string, content: Buffer): [string, string[]] {
   if (content.subarray(0, 2).toString() === '#!') return [file, []];
@@ -66,7 +94,8 @@ function command(file: string, content: Buffer): [string, string[]] {
 export async function runScript(run: ScriptRun): Promise<RunningScript> {
   await mkdir(run.baseDir, { recursive: true, mode: 0o711 });
   const slot = run.uidBase > 0 ? takeSlot() : undefined;
-  const owner = slot === undefined ? undefined : { uid: run.uidBase + slot, gid: run.uidBase + slot };
+  const owner: Owner | undefined =
+    slot === undefined ? undefined : { uid: run.uidBase + slot, gid: run.uidBase + slot };
   const opDir = await mkdtemp(path.join(run.baseDir, 'op-'));
   // Searchable, not listable: the script's user reaches its own folder and socket in it.
   await chmod(opDir, 0o711);
@@ -78,7 +107,7 @@ export async function runScript(run: ScriptRun): Promise<RunningScript> {
     // The working folder belongs to the script's user: remove it as that user.
     if (owner) {
       await new Promise((r) =>
-        spawn('rm', ['-rf', work], { ...owner, stdio: 'ignore' })
+        spawn(...asOwner(owner, 'rm', ['-rf', work]), { stdio: 'ignore' })
           .on('close', r)
           .on('error', r),
       );
@@ -102,13 +131,12 @@ export async function runScript(run: ScriptRun): Promise<RunningScript> {
     throw error;
   }
 
-  const [cmd, args] = command(file, run.content);
+  const [cmd, args] = asOwner(owner, ...command(file, run.content));
   const child = spawn(cmd, args, {
     cwd: work,
     env: { ...run.env, HOME: work, CTX_SOCKET_URL: `unix://${ctx.path}` },
     detached: true, // its own process group: kill() and the timeout end everything it started
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(owner ?? {}),
   });
   const lastLines: string[] = [];
   const lines = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') =>

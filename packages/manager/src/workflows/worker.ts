@@ -10,7 +10,7 @@ import type amqp from 'amqplib';
 import { ApiError } from '../api/errors.ts';
 import { CANCELLING_STATUSES, type ExecutionRow, TERMINAL_STATUSES } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
-import { EXECUTIONS_QUEUE, type Queue } from '../broker/queue.ts';
+import { DEAD_EXECUTIONS_QUEUE, EXECUTIONS_QUEUE, type Queue } from '../broker/queue.ts';
 import type { ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
@@ -22,6 +22,10 @@ export interface ExecutionMessage {
 }
 
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
+
+/** The database cannot be reached (or has no primary now): worth trying again, not a failure. */
+const databaseAway = (error: unknown) =>
+  isConnectionError(error) || (error instanceof ApiError && error.status === 503);
 
 /**
  * Records an event once (the key makes a second attempt, a redelivery, a no-op), and never once
@@ -69,6 +73,43 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.queue.consume(EXECUTIONS_QUEUE, 4, (message, channel) => this.handle(message, channel));
+    await this.queue.consume(DEAD_EXECUTIONS_QUEUE, 1, (message, channel) =>
+      this.handleDead(message, channel),
+    );
+  }
+
+  /** Reads an execution message; a malformed one is acknowledged (dropped) with a warning. */
+  private parse(message: amqp.ConsumeMessage, channel: amqp.Channel): ExecutionMessage | undefined {
+    try {
+      const parsed = JSON.parse(message.content.toString()) as ExecutionMessage;
+      if (typeof parsed.execution_id !== 'string') throw new Error('no execution_id');
+      return parsed;
+    } catch {
+      this.log.warn('dropping a malformed execution message');
+      channel.ack(message);
+      return undefined;
+    }
+  }
+
+  /**
+   * An execution whose message the broker dead-lettered: the workers that took it died each time
+   * (its delivery limit is spent). It ends failed, with that reason, instead of killing the next one.
+   */
+  private async handleDead(message: amqp.ConsumeMessage, channel: amqp.Channel): Promise<void> {
+    const parsed = this.parse(message, channel);
+    if (!parsed) return;
+    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+    const reason = `its message was taken by a worker ${deliveries > 0 ? `${deliveries} times` : 'repeatedly'} and the worker died each time (the broker's delivery limit is spent); not run again`;
+    for (;;) {
+      try {
+        await this.fail(parsed.execution_id, new Error(reason));
+        channel.ack(message);
+        return;
+      } catch (error) {
+        if (!databaseAway(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
   }
 
   private async handle(message: amqp.ConsumeMessage, channel: amqp.Channel): Promise<void> {
@@ -79,33 +120,27 @@ export class Worker {
     channel.once('close', onClose);
     this.active++;
     try {
-      let parsed: ExecutionMessage;
-      try {
-        parsed = JSON.parse(message.content.toString()) as ExecutionMessage;
-        if (typeof parsed.execution_id !== 'string') throw new Error('no execution_id');
-      } catch {
-        this.log.warn('dropping a malformed execution message');
-        channel.ack(message);
-        return;
-      }
+      const parsed = this.parse(message, channel);
+      if (!parsed) return;
       // One worker at a time per execution: a redelivery (the broker lost this consumer, not its
-      // manager) waits here until the first run ends, then finds the execution finished.
-      const outcome = await this.db
-        .withLock(`execution:${parsed.execution_id}`, () =>
-          this.run(parsed.execution_id, () => channelClosed),
-        )
-        .catch(async (error: unknown) => {
-          if (isConnectionError(error) || (error instanceof ApiError && error.status === 503)) {
-            // The database is away: leave the message to be redelivered once it is back.
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-            return 'retry' as const;
-          }
-          await this.fail(parsed.execution_id, error).catch(() => {});
-          return 'done' as const;
-        });
+      // manager) waits here until the first run ends, then finds the execution finished. While the
+      // database is away the message stays with this worker, unacknowledged, and is tried again each
+      // second: a requeue would spend the broker's delivery count, kept for workers that die.
+      for (;;) {
+        const outcome = await this.db
+          .withLock(`execution:${parsed.execution_id}`, () =>
+            this.run(parsed.execution_id, () => channelClosed),
+          )
+          .catch(async (error: unknown) => {
+            if (databaseAway(error)) return 'retry' as const;
+            await this.fail(parsed.execution_id, error).catch(() => {});
+            return 'done' as const;
+          });
+        if (outcome === 'done' || channelClosed) break;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
       if (channelClosed) return; // the broker redelivers it; the redelivery resumes where this stopped
-      if (outcome === 'done') channel.ack(message);
-      else channel.nack(message, false, true);
+      channel.ack(message);
     } finally {
       this.active--;
       channel.removeListener('close', onClose);

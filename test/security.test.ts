@@ -1,0 +1,128 @@
+/**
+ * The red-team suite on the All-in-One: a blueprint's script, the least trusted code the platform
+ * runs, attacks the manager that runs it. Each test performs an attack as an author could and
+ * asserts it fails: gaining privilege or reading a secret, flooding ctx to get the manager killed
+ * for memory, and an operation whose worker dies every time it runs. The cluster modes meet the
+ * same privilege attack in test/distributed.test.ts and test/compact.test.ts.
+ */
+import Docker from 'dockerode';
+import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Client, client } from './support/api.ts';
+import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
+import { eventually } from './support/stack.ts';
+
+const API = '/api/v3.1';
+const docker = new Docker();
+
+/** Opens 700 ctx connections with 1 MB each and holds them: without bounds, ~700 MB in the manager. */
+const CTX_FLOOD = `#!/usr/bin/python3
+import os, socket, sys, time
+path = os.environ["CTX_SOCKET_URL"][len("unix://"):]
+chunk = b"x" * (1024 * 1024)
+held, refused = [], 0
+for i in range(700):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    try:
+        s.connect(path)
+        s.sendall(chunk)
+        held.append(s)
+    except OSError:
+        refused += 1
+        s.close()
+print("held %d refused %d" % (len(held), refused))
+time.sleep(2)
+sys.exit(1 if refused else 0)
+`;
+
+const SLEEPER = `#!/bin/bash
+echo "sleeping as pid $$"
+sleep 600
+`;
+
+describe('a blueprint script on the All-in-One', () => {
+  const volume = `cosmo-itest-security-${process.pid}`;
+  let container: StartedTestContainer;
+  let api: Client;
+
+  const exec = async (cmd: string[]) => {
+    const { output, exitCode } = await container.exec(cmd);
+    if (exitCode !== 0) throw new Error(`${cmd.join(' ')} exited ${exitCode}: ${output}`);
+    return output;
+  };
+  /** The manager's process id (runit starts a new one when it dies). */
+  const managerPid = async () => (await exec(['pgrep', '-f', 'manager.mjs'])).trim().split('\n')[0]!;
+
+  beforeAll(async () => {
+    await docker.createVolume({ Name: volume, Labels: { 'io.cosmo.test': 'security' } });
+    container = await new GenericContainer('cosmo/aio:latest')
+      .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+      .withStartupTimeout(180_000)
+      .start();
+    const password = (await exec(['cat', '/var/lib/cosmo/secrets/admin_password'])).trim();
+    api = client(`http://${container.getHost()}:${container.getMappedPort(8080)}`, {
+      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
+    });
+  });
+
+  afterAll(async () => {
+    await container?.stop();
+    await docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => {});
+  });
+
+  it('starts with no capability and no_new_privs, cannot become root, and reads no secret', async () => {
+    const targets = await secretFiles(exec);
+    // The All-in-One's generated credentials and the manager's copies are among them.
+    expect(targets).toContain('/var/lib/cosmo/secrets/admin_password');
+    expect(targets.some((file) => file.startsWith('/run/cosmo/'))).toBe(true);
+    const run = await runAttack(api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
+    expectNoPrivilege(run, targets);
+  });
+
+  it('cannot flood ctx into the manager: connections beyond the bound are refused, the manager stays up', async () => {
+    const before = await managerPid();
+    const run = await runAttack(api, 'flood', CTX_FLOOD);
+    const report = run.lines.find((line) => line.startsWith('held '));
+    const [, held, , refused] = report?.split(' ') ?? [];
+    expect(Number(held)).toBeLessThanOrEqual(16);
+    expect(Number(refused)).toBeGreaterThanOrEqual(700 - 16);
+    // The script's operation fails, the execution ends failed, once; the same manager serves on.
+    expect(run.execution.status).toBe('failed');
+    expect(run.events.filter((event) => event.event_type === 'workflow_failed')).toHaveLength(1);
+    expect(await managerPid()).toBe(before);
+    expect((await api.get(`${API}/status`)).body.status).toBe('OK');
+  });
+
+  it('fails an operation whose worker dies each time it runs, instead of killing the next worker', async () => {
+    // As an operation that gets its manager killed for memory would: its worker dies mid-run, the
+    // broker redelivers the execution, and the operation runs again. Here the manager is killed.
+    const started = runAttack(api, 'sleeper', SLEEPER);
+    const runsOf = async () => {
+      const { body } = await api.get(`${API}/executions?deployment_id=sleeper`);
+      const id = body.items?.[0]?.id as string | undefined;
+      if (!id) return 0;
+      const events = await api.get(`${API}/events?execution_id=${id}&_size=1000`);
+      return (events.body.items as { event_type: string }[]).filter((e) => e.event_type === 'task_started')
+        .length;
+    };
+    for (let run = 1; run <= 3; run++) {
+      await eventually(
+        `run ${run} of the operation`,
+        async () => ((await runsOf()) === run ? true : undefined),
+        120_000,
+      );
+      await exec(['pkill', '-KILL', '-f', 'manager.mjs']);
+    }
+    const { execution, events } = await started;
+    expect(execution.status).toBe('failed');
+    expect(execution.error).toMatch(/interrupted 3 times/);
+    expect(events.filter((event) => event.event_type === 'task_started')).toHaveLength(3);
+    expect(events.filter((event) => event.event_type === 'workflow_failed')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * Attacks a blueprint's author can make, as scripts run by a real manager: each uploads a blueprint
+ * archive whose one operation is the attack, installs it, and hands back what the script printed
+ * (its log events), for the test to assert that the attack failed. Shared by the red-team suite
+ * (test/security.test.ts, the All-in-One) and the cluster tests (distributed, compact), so every
+ * mode meets the same attacks.
+ */
+import { gzipSync } from 'node:zlib';
+import tarStream from 'tar-stream';
+import { expect } from 'vitest';
+import type { Client } from './api.ts';
+import { finishedExecution } from './stack.ts';
+
+const API = '/api/v3.1';
+
+/** A .tar.gz of the files (paths inside the archive as given). */
+export async function tarGz(files: Record<string, string>): Promise<Buffer> {
+  const pack = tarStream.pack();
+  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, content);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+export interface AttackRun {
+  execution: { id: string; status: string; error: string };
+  /** Every log line the script printed, in order. */
+  lines: string[];
+  /** Every event of the execution (type and message). */
+  events: { type: string; event_type: string | null; message: string }[];
+}
+
+/**
+ * Uploads a one-node blueprint whose `create` is `script` (its inputs as environment variables),
+ * deploys it as `id`, runs install and waits for it to end.
+ */
+export async function runAttack(
+  api: Client,
+  id: string,
+  script: string,
+  inputs: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<AttackRun> {
+  const inputNames = Object.keys(inputs);
+  const blueprint = [
+    'tosca_definitions_version: cloudify_dsl_1_4',
+    ...(inputNames.length ? ['inputs:', ...inputNames.map((name) => `  ${name}: {default: ''}`)] : []),
+    'node_templates:',
+    '  target:',
+    '    type: cloudify.nodes.Root',
+    '    interfaces:',
+    '      cloudify.interfaces.lifecycle:',
+    '        create:',
+    '          implementation: scripts/attack.sh',
+    `          inputs: {${inputNames.map((name) => `${name}: {get_input: ${name}}`).join(', ')}}`,
+    '',
+  ].join('\n');
+  const archive = await tarGz({ 'bp/blueprint.yaml': blueprint, 'bp/scripts/attack.sh': script });
+  const upload = await api.raw('PUT', `${API}/blueprints/${id}?application_file_name=blueprint.yaml`, {
+    raw: new Uint8Array(archive),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  expect(upload.status, upload.text).toBe(201);
+  const created = await api.put(`${API}/deployments/${id}`, { blueprint_id: id, inputs });
+  expect(created.status, created.text).toBe(201);
+  const started = await api.post(`${API}/executions`, { deployment_id: id, workflow_id: 'install' });
+  expect(started.status, started.text).toBe(201);
+  const execution = await finishedExecution(api, started.body.id, timeoutMs);
+  const { body } = await api.get(`${API}/events?execution_id=${execution.id}&_size=1000`);
+  const events = body.items as AttackRun['events'];
+  const lines = events.filter((event) => event.type === 'cloudify_log').map((event) => event.message);
+  return { execution, lines, events };
+}
+
+/**
+ * Tries every way a script could gain privilege or read a secret, printing one line per attempt:
+ * `CAP <field> <hex>`, `NNP <0|1>`, `ROOT <how> <gained|refused>`, `READ <path>` for each file it
+ * could read, and `TRIED <n>`. TARGETS (an input) lists files to try besides those the script itself
+ * finds under the platform's secret and data folders (it cannot list folders closed to it).
+ */
+export const PRIVILEGE_PROBE = `#!/bin/bash
+grep -E '^(CapInh|CapPrm|CapEff|CapAmb)' /proc/self/status | while read -r field value; do echo "CAP \${field%:} $value"; done
+echo "NNP $(awk '/^NoNewPrivs/ {print $2}' /proc/self/status)"
+attempt() { local how=$1; shift; if "$@" </dev/null >/dev/null 2>&1; then echo "ROOT $how gained"; else echo "ROOT $how refused"; fi; }
+attempt setpriv setpriv --reuid=0 --regid=0 --clear-groups true
+attempt python3 python3 -c 'import os; os.setuid(0)'
+attempt su su -c true root
+attempt chown chown "$(id -u)" /etc/passwd
+manager=
+for p in /proc/[0-9]*; do
+  if tr '\\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q 'manager.mjs'; then manager=\${p#/proc/}; break; fi
+done
+echo "MANAGER \${manager:-none}"
+tried=0
+for f in $(find /run/secrets /run/cosmo /run/cosmo-db /var/lib/cosmo -type f 2>/dev/null) $TARGETS \${manager:+/proc/$manager/environ}; do
+  tried=$((tried + 1))
+  if head -c 1 "$f" >/dev/null 2>&1; then echo "READ $f"; fi
+done
+echo "TRIED $tried"
+exit 0
+`;
+
+/** Asserts the probe's run: no capability, no_new_privs, no way to root, no secret read. */
+export function expectNoPrivilege(run: AttackRun, targets: string[]): void {
+  expect(run.execution.status, run.execution.error).toBe('terminated');
+  const caps = run.lines.filter((line) => line.startsWith('CAP '));
+  expect(caps.map((line) => line.split(' ')[1])).toEqual(['CapInh', 'CapPrm', 'CapEff', 'CapAmb']);
+  for (const line of caps) expect(line).toMatch(/ 0{16}$/);
+  expect(run.lines).toContain('NNP 1');
+  const root = run.lines.filter((line) => line.startsWith('ROOT '));
+  expect(root).toHaveLength(4);
+  for (const line of root) expect(line).toMatch(/ refused$/);
+  expect(run.lines.find((line) => line.startsWith('MANAGER '))).toMatch(/^MANAGER \d+$/);
+  // Every file named was tried (and the manager's environment); none could be read.
+  expect(run.lines.filter((line) => line.startsWith('READ '))).toEqual([]);
+  const tried = Number(run.lines.find((line) => line.startsWith('TRIED '))?.split(' ')[1]);
+  expect(tried).toBeGreaterThan(targets.length);
+}
+
+/** Every file under the platform's secret folders of a container, as root sees them. */
+export async function secretFiles(exec: (cmd: string[]) => Promise<string>): Promise<string[]> {
+  const out = await exec([
+    'sh',
+    '-c',
+    'find /run/secrets /run/cosmo /run/cosmo-db /var/lib/cosmo/secrets -type f 2>/dev/null || true',
+  ]);
+  return out.split('\n').filter(Boolean);
+}
