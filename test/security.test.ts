@@ -117,7 +117,16 @@ describe('a blueprint script on the All-in-One', () => {
         async () => ((await runsOf()) === run ? true : undefined),
         120_000,
       );
-      await exec(['pkill', '-KILL', '-f', 'manager.mjs']);
+      // runit ends the container when a service dies 3 times in a row within 10 s of its start:
+      // kill a manager that has run longer, as a worker dying at work would have.
+      const pid = await managerPid();
+      await eventually(
+        'the manager to have run 11 s',
+        async () => (Number(await exec(['ps', '-o', 'etimes=', '-p', pid])) >= 11 ? true : undefined),
+        30_000,
+        500,
+      );
+      await exec(['kill', '-KILL', pid]);
     }
     const { execution, events } = await started;
     expect(execution.status).toBe('failed');
