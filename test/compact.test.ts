@@ -6,6 +6,7 @@
  * back and the cluster returns to OK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
 import {
   API,
   type Cluster,
@@ -19,6 +20,7 @@ import {
   submitDuring,
 } from './support/cluster.ts';
 import { finishedExecution } from './support/stack.ts';
+import { execStdout } from './support/swarm.ts';
 
 const NAME = 'cosmo-itest-compact';
 let cluster: Cluster;
@@ -52,6 +54,14 @@ describe('the compact cluster (compose, one host)', () => {
     );
     expect(done.status).toBe('terminated');
     expect(done.error).toBe('');
+  });
+
+  it("runs a blueprint's script with no capability, no way to root and no secret it can read", async () => {
+    // Every node holds every secret of the cluster (and the database member's copies in /run/cosmo-db).
+    const targets = await secretFiles((cmd) => execStdout(docker, `${NAME}-node1-1`, cmd));
+    expect(targets).toContain('/run/secrets/mq_erlang_cookie');
+    const run = await runAttack(cluster.api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
+    expectNoPrivilege(run, targets);
   });
 
   it('loses no acknowledged execution when a whole node (manager, queue member, database replica) is killed while executions run', async () => {

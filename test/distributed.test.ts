@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client } from './support/api.ts';
+import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
 import {
   API,
@@ -25,6 +26,7 @@ import {
   submitDuring,
 } from './support/cluster.ts';
 import { eventually, finishedExecution } from './support/stack.ts';
+import { execStdout } from './support/swarm.ts';
 
 const run = promisify(execFile);
 const NAME = 'cosmo-itest-dist';
@@ -77,6 +79,13 @@ describe('the distributed cluster (compose, one host)', () => {
       return body.status === 'terminated' ? body : undefined;
     });
     expect(done.status).toBe('terminated');
+  });
+
+  it("runs a blueprint's script with no capability, no way to root and no secret it can read", async () => {
+    const targets = await secretFiles((cmd) => execStdout(docker, `${NAME}-manager1-1`, cmd));
+    expect(targets).toContain('/run/secrets/db_password');
+    const run = await runAttack(cluster.api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
+    expectNoPrivilege(run, targets);
   });
 
   it('keeps serving with no failed request while a manager is killed, then stopped', async () => {
@@ -343,6 +352,23 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
       2_000,
     );
     expect(Object.keys(body.services.manager.nodes)).toHaveLength(3);
+
+    // Swarm mounts secrets 0444 unless told: every one here is root's, 0400, and a script reads none.
+    const managers = await docker.listContainers({
+      filters: { label: [`com.docker.swarm.service.name=${stack}_manager`] },
+    });
+    const manager = managers[0]!.Id;
+    const modes = (await execStdout(docker, manager, ['sh', '-c', 'stat -L -c "%u:%g %a" /run/secrets/*']))
+      .trim()
+      .split('\n');
+    expect(modes.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(modes)).toEqual(new Set(['0:0 400']));
+    const targets = await secretFiles((cmd) => execStdout(docker, manager, cmd));
+    expect(targets).toContain('/run/secrets/admin_password');
+    expectNoPrivilege(
+      await runAttack(api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') }),
+      targets,
+    );
 
     await run('docker', ['stack', 'rm', stack]);
     const label = `com.docker.stack.namespace=${stack}`;

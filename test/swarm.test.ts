@@ -160,7 +160,7 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
     await eventually(
       'the executions queue on 3 brokers',
       async () => {
-        const json = await execStdout(lbHost, nodeContainer[1], [
+        const json = await execStdout(lbHost.docker, nodeContainer[1], [
           'rabbitmqctl',
           'list_queues',
           '-q',

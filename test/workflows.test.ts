@@ -8,10 +8,9 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client } from './support/api.ts';
+import { tarGz } from './support/attacks.ts';
 import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
 
 const API = '/api/v3.1';
@@ -97,15 +96,6 @@ echo "step of $(ctx instance id)"
 sleep 1
 `,
 };
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const pack = tarStream.pack();
-  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
 
 async function upload(id: string, yaml: string, extra: Record<string, string> = {}) {
   return api.raw('PUT', `${API}/blueprints/${id}?application_file_name=blueprint.yaml`, {

@@ -139,16 +139,16 @@ export async function stackContainers(host: SwarmHost, stack: string): Promise<M
   return new Map(containers.map((c) => [c.Names[0]!.replace(/^\//, ''), c.Id]));
 }
 
-/** Runs a command in a container on a host's engine; its stdout (stderr dropped). */
-export async function execStdout(host: SwarmHost, containerId: string, cmd: string[]): Promise<string> {
-  const exec = await host.docker
+/** Runs a command in a container on an engine; its stdout (stderr dropped). */
+export async function execStdout(engine: Docker, containerId: string, cmd: string[]): Promise<string> {
+  const exec = await engine
     .getContainer(containerId)
     .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({});
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  host.docker.modem.demuxStream(stream, stdout, new PassThrough());
+  engine.modem.demuxStream(stream, stdout, new PassThrough());
   await new Promise((resolve) => stream.on('end', resolve));
   return Buffer.concat(chunks).toString();
 }
