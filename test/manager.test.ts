@@ -4,12 +4,11 @@
  * input of every kind, and lock-out.
  */
 
-import { gzipSync } from 'node:zlib';
 import Docker from 'dockerode';
 import { zipSync } from 'fflate';
-import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client } from './support/api.ts';
+import { tarGz } from './support/blueprints.ts';
 import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
 
 const API = '/api/v3.1';
@@ -35,15 +34,6 @@ node_templates:
 outputs:
   endpoint: {value: app}
 `;
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const pack = tarStream.pack();
-  for (const [name, content] of Object.entries(files)) pack.entry({ name }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
 
 function multipart(archive: Buffer, params: string | undefined, fileName = 'blueprint.tar.gz'): FormData {
   const form = new FormData();

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client } from './support/api.ts';
-import { tarGz } from './support/attacks.ts';
+import { tarGz } from './support/blueprints.ts';
 import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
 
 const API = '/api/v3.1';

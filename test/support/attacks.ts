@@ -5,23 +5,12 @@
  * (test/security.test.ts, the All-in-One) and the cluster tests (distributed, compact), so every
  * mode meets the same attacks.
  */
-import { gzipSync } from 'node:zlib';
-import tarStream from 'tar-stream';
 import { expect } from 'vitest';
 import type { Client } from './api.ts';
+import { uploadArchive } from './blueprints.ts';
 import { finishedExecution } from './stack.ts';
 
 const API = '/api/v3.1';
-
-/** A .tar.gz of the files (paths inside the archive as given). */
-export async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const pack = tarStream.pack();
-  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
 
 export interface AttackRun {
   execution: { id: string; status: string; error: string };
@@ -56,11 +45,7 @@ export async function runAttack(
     `          inputs: {${inputNames.map((name) => `${name}: {get_input: ${name}}`).join(', ')}}`,
     '',
   ].join('\n');
-  const archive = await tarGz({ 'bp/blueprint.yaml': blueprint, 'bp/scripts/attack.sh': script });
-  const upload = await api.raw('PUT', `${API}/blueprints/${id}?application_file_name=blueprint.yaml`, {
-    raw: new Uint8Array(archive),
-    headers: { 'content-type': 'application/octet-stream' },
-  });
+  const upload = await uploadArchive(api, id, { 'blueprint.yaml': blueprint, 'scripts/attack.sh': script });
   expect(upload.status, upload.text).toBe(201);
   const created = await api.put(`${API}/deployments/${id}`, { blueprint_id: id, inputs });
   expect(created.status, created.text).toBe(201);

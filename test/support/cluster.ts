@@ -104,24 +104,35 @@ export function clusterState(cluster: Cluster, wanted: string, timeoutMs = 180_0
 export interface WriterReport {
   acknowledged: string[];
   failed: number;
-  /** The longest time between two acknowledged writes, in seconds. */
+  /**
+   * The longest time without an acknowledged write, in seconds: between two of them, and from the
+   * last one to the writer's stop (an outage still open at the end counts too).
+   */
   longestGapSeconds: number;
+  /** Writes acknowledged after `fault()` was called: the writes that resumed. */
+  acknowledgedAfterFault: number;
 }
 
 /**
  * Writes blueprints through the load balancer one after another until stopped. A write counts as
  * acknowledged only on 201; everything else (an error answer, a timeout, a refused connection) is a
- * failed attempt, and the next write is tried at once.
+ * failed attempt, and the next write is tried at once. `fault()` marks the moment of the fault.
  */
-export function startWriter(cluster: Cluster, prefix: string): { stop(): Promise<WriterReport> } {
+export function startWriter(
+  cluster: Cluster,
+  prefix: string,
+): { fault(): void; stop(): Promise<WriterReport> } {
   const acknowledged: string[] = [];
   let failed = 0;
   let running = true;
   let last = Date.now();
   let longest = 0;
+  let faultAt: number | undefined;
+  let afterFault = 0;
   const loop = (async () => {
     for (let n = 0; running; n++) {
       const id = `${prefix}-${n}`;
+      const sent = Date.now();
       try {
         const answer = await cluster.api.raw('PUT', `${API}/blueprints/${id}`, {
           raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
@@ -132,6 +143,7 @@ export function startWriter(cluster: Cluster, prefix: string): { stop(): Promise
           longest = Math.max(longest, now - last);
           last = now;
           acknowledged.push(id);
+          if (faultAt !== undefined && sent >= faultAt) afterFault++;
         } else failed++;
       } catch {
         failed++;
@@ -140,10 +152,19 @@ export function startWriter(cluster: Cluster, prefix: string): { stop(): Promise
     }
   })();
   return {
+    fault() {
+      faultAt = Date.now();
+    },
     async stop() {
       running = false;
       await loop;
-      return { acknowledged, failed, longestGapSeconds: longest / 1000 };
+      longest = Math.max(longest, Date.now() - last);
+      return {
+        acknowledged,
+        failed,
+        longestGapSeconds: longest / 1000,
+        acknowledgedAfterFault: afterFault,
+      };
     },
   };
 }
@@ -239,6 +260,7 @@ export async function failPrimary(
   let report: WriterReport | undefined;
   try {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
+    writer.fault();
     await fault(cluster.container(primary));
     // Writes resume on the new primary.
     await eventually(
