@@ -5,12 +5,18 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  type ManagerSecretVariable,
+  type ManagerVariable,
+  QUEUE_TYPES,
+  type QueueType,
+  SSL_MODES,
+  type SslMode,
+} from '@cosmo/topology/manager-env';
 
-export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+export { QUEUE_TYPES, type QueueType, type SslMode };
 export const ROLES = ['rest', 'worker', 'all'] as const;
 export type Role = (typeof ROLES)[number];
-export const QUEUE_TYPES = ['quorum', 'classic'] as const;
-export type QueueType = (typeof QUEUE_TYPES)[number];
 
 export interface HostPort {
   host: string;
@@ -86,7 +92,10 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Reads the environment, collecting every problem instead of stopping at the first. */
+/**
+ * Reads the environment, collecting every problem instead of stopping at the first. Only the names of
+ * the contract the planner writes to (`@cosmo/topology/manager-env`) can be read.
+ */
 class Reader {
   readonly problems: string[] = [];
   private readonly env: Env;
@@ -94,7 +103,7 @@ class Reader {
     this.env = env;
   }
 
-  string(name: string, fallback?: string): string {
+  string(name: ManagerVariable, fallback?: string): string {
     const value = this.env[name]?.trim();
     if (value) return value;
     if (fallback !== undefined) return fallback;
@@ -102,7 +111,7 @@ class Reader {
     return '';
   }
 
-  int(name: string, fallback: number, min: number, max: number): number {
+  int(name: ManagerVariable, fallback: number, min: number, max: number): number {
     const raw = this.env[name]?.trim();
     if (!raw) return fallback;
     const value = Number(raw);
@@ -113,7 +122,7 @@ class Reader {
     return value;
   }
 
-  bool(name: string): boolean {
+  bool(name: ManagerVariable): boolean {
     const raw = this.env[name]?.trim().toLowerCase();
     if (!raw) return false;
     if (['1', 'true', 'yes'].includes(raw)) return true;
@@ -122,7 +131,7 @@ class Reader {
     return false;
   }
 
-  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+  oneOf<T extends string>(name: ManagerVariable, choices: readonly T[], fallback: T): T {
     const raw = this.env[name]?.trim();
     if (!raw) return fallback;
     if ((choices as readonly string[]).includes(raw)) return raw as T;
@@ -130,29 +139,30 @@ class Reader {
     return fallback;
   }
 
-  /** A secret from the file named by `<name>_FILE`; a plain `<name>` variable is refused. */
-  secret(name: string, required: boolean): string | undefined {
-    if (this.env[name] !== undefined) {
-      this.problems.push(`${name} must not be set: give the secret as a file with ${name}_FILE`);
+  /** A secret from the file `variable` names; the plain variable without `_FILE` is refused. */
+  secret(variable: ManagerSecretVariable, required: boolean): string | undefined {
+    const plain = variable.replace(/_FILE$/, '');
+    if (this.env[plain] !== undefined) {
+      this.problems.push(`${plain} must not be set: give the secret as a file with ${variable}`);
     }
-    const file = this.env[`${name}_FILE`]?.trim();
+    const file = this.env[variable]?.trim();
     if (!file) {
-      if (required) this.problems.push(`${name}_FILE is required (a file holding the secret)`);
+      if (required) this.problems.push(`${variable} is required (a file holding the secret)`);
       return undefined;
     }
     try {
       const value = readFileSync(file, 'utf8').trim();
-      if (!value) this.problems.push(`${name}_FILE=${file} is empty`);
+      if (!value) this.problems.push(`${variable}=${file} is empty`);
       return value;
     } catch (error) {
       this.problems.push(
-        `${name}_FILE=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`,
+        `${variable}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`,
       );
       return undefined;
     }
   }
 
-  file(name: string): string | undefined {
+  file(name: ManagerVariable): string | undefined {
     const file = this.env[name]?.trim();
     if (!file) return undefined;
     try {
@@ -165,7 +175,7 @@ class Reader {
     }
   }
 
-  hostPorts(name: string, defaultPort: number): HostPort[] {
+  hostPorts(name: ManagerVariable, defaultPort: number): HostPort[] {
     const raw = this.string(name);
     const result: HostPort[] = [];
     for (const item of raw
@@ -183,7 +193,7 @@ class Reader {
     return result;
   }
 
-  urls(name: string): string[] {
+  urls(name: ManagerVariable): string[] {
     const raw = this.env[name]?.trim();
     if (!raw) return [];
     const urls: string[] = [];
@@ -227,16 +237,16 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       port: r.int('COSMO_DB_PORT', 5432, 1, 65535),
       name: r.string('COSMO_DB_NAME', 'cosmo'),
       user: r.string('COSMO_DB_USER', 'cosmo'),
-      password: r.secret('COSMO_DB_PASSWORD', true) ?? '',
+      password: r.secret('COSMO_DB_PASSWORD_FILE', true) ?? '',
       patroniUrls,
-      sslMode: r.oneOf('COSMO_DB_SSLMODE', ['disable', 'require', 'verify-ca', 'verify-full'], 'disable'),
+      sslMode: r.oneOf('COSMO_DB_SSLMODE', SSL_MODES, 'disable'),
       ca: r.file('COSMO_DB_CA_FILE'),
       external: r.bool('COSMO_DB_EXTERNAL'),
     },
     mq: {
       hosts: r.hostPorts('COSMO_MQ_HOSTS', mqTls ? 5671 : 5672),
       user: r.string('COSMO_MQ_USER', 'cosmo'),
-      password: r.secret('COSMO_MQ_PASSWORD', true) ?? '',
+      password: r.secret('COSMO_MQ_PASSWORD_FILE', true) ?? '',
       vhost: r.string('COSMO_MQ_VHOST', '/'),
       tls: mqTls,
       ca: r.file('COSMO_MQ_CA_FILE'),
@@ -245,7 +255,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     },
     admin: {
       username: r.string('COSMO_ADMIN_USERNAME', 'admin'),
-      password: r.secret('COSMO_ADMIN_PASSWORD', false),
+      password: r.secret('COSMO_ADMIN_PASSWORD_FILE', false),
     },
     lockout: {
       attempts: r.int('COSMO_LOCKOUT_ATTEMPTS', 5, 1, 1000),

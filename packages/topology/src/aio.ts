@@ -10,6 +10,7 @@ import {
   secretPath,
   secretPlans,
 } from './plan.ts';
+import type { ManagerEnv } from './manager-env.ts';
 
 const AIO_SECRETS = ['db', 'mq', 'admin'] as const;
 
@@ -30,11 +31,11 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         environment: {
           RABBITMQ_MEMORY_HIGH_WATERMARK: '512MB',
           ...(files
-            ? {
+            ? ({
                 COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
                 COSMO_DB_PASSWORD_FILE: secretPath('db'),
                 COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
-              }
+              } satisfies ManagerEnv)
             : {}),
         },
         secrets: files ? AIO_SECRETS.map((key) => secretMount(config, key)) : [],

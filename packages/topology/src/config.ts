@@ -3,6 +3,7 @@
  * All-in-One; validation names the path, the bad value and the fix.
  */
 import { z } from 'zod';
+import { SSL_MODES } from './manager-env.ts';
 
 export const MODES = ['aio', 'compact', 'distributed'] as const;
 export type Mode = (typeof MODES)[number];
@@ -44,8 +45,6 @@ const ipv4 = z
   .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, {
     error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address such as 127.0.0.1 or 0.0.0.0`,
   });
-
-export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 
 const hostName = (what: string) =>
   z

@@ -5,6 +5,7 @@
  * to the managers as secrets like every other credential.
  */
 import type { CosmoConfig } from './config.ts';
+import type { ManagerEnv } from './manager-env.ts';
 import type { SecretPlan } from './plan.ts';
 
 /** Each external file's name under /run/secrets in the managers' containers. */
@@ -47,7 +48,7 @@ export function externalSecretMounts(config: CosmoConfig): { name: string; targe
 /** The manager's variables for an external database (cosmo/manager's COSMO_DB_*). */
 export function externalDbEnv(
   db: NonNullable<NonNullable<CosmoConfig['external']>['db']>,
-): Record<string, string> {
+): ManagerEnv {
   return {
     COSMO_DB_HOST: db.host,
     COSMO_DB_PORT: String(db.port),
@@ -63,7 +64,7 @@ export function externalDbEnv(
 /** The manager's variables for an external queue (cosmo/manager's COSMO_MQ_*). */
 export function externalQueueEnv(
   queue: NonNullable<NonNullable<CosmoConfig['external']>['queue']>,
-): Record<string, string> {
+): ManagerEnv {
   return {
     COSMO_MQ_HOSTS: queue.hosts.join(','),
     COSMO_MQ_USER: queue.user,

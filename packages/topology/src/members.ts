@@ -5,6 +5,7 @@
  */
 import type { CosmoConfig } from './config.ts';
 import { externalDbEnv, externalQueueEnv, externalSecretMounts, externalSecretPlans } from './external.ts';
+import type { ManagerEnv } from './manager-env.ts';
 import {
   healthcheck,
   imageRef,
@@ -99,7 +100,7 @@ export function clusterManagerEnv(
   name: string,
   dbNodes: readonly string[],
   queueNodes: readonly string[],
-): Record<string, string> {
+): ManagerEnv {
   const { db, queue } = config.external ?? {};
   return {
     COSMO_NODE_NAME: name,
