@@ -6,6 +6,7 @@
  * it is a time. Measures and records; never passes or fails. Run: pnpm bench:failover
  */
 
+import { sleep } from '@cosmo/wait';
 import {
   COUNTING_BLUEPRINT,
   COUNTING_RUNS,
@@ -27,7 +28,6 @@ import { eventually, finishedExecution } from '../test/support/stack.ts';
 import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One database failover: writes through the LB, the primary killed or stopped, writes resumed. */

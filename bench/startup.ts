@@ -4,6 +4,7 @@
  * every image. Measures and records; never passes or fails. Run: pnpm bench:startup
  */
 import { connectDocker, defaultCatalogue, repository } from '@cosmo/images';
+import { waitFor } from '@cosmo/wait';
 import type Docker from 'dockerode';
 import { median, record } from './record.ts';
 
@@ -70,26 +71,24 @@ async function pollToOk(container: Docker.Container): Promise<number> {
   const port = (await container.inspect()).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort;
   const url = `http://127.0.0.1:${port}/api/v3.1`;
   let auth: string | undefined;
-  for (;;) {
-    if ((performance.now() - started) / 1000 > 300) throw new Error('not OK after 300 s');
-    try {
+  return waitFor(
+    'the All-in-One to report OK',
+    async () => {
       if (!auth) {
         const password = await exec(container, ['cat', '/var/lib/cosmo/secrets/admin_password']);
         if (password) auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
       }
-      if (auth) {
-        const response = await fetch(`${url}/cluster-status?summary=true`, {
-          headers: { authorization: auth },
-        });
-        if (response.ok && ((await response.json()) as { status: string }).status === 'OK') {
-          return (performance.now() - started) / 1000;
-        }
+      if (!auth) return undefined;
+      const response = await fetch(`${url}/cluster-status?summary=true`, {
+        headers: { authorization: auth },
+      });
+      if (response.ok && ((await response.json()) as { status: string }).status === 'OK') {
+        return (performance.now() - started) / 1000;
       }
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+      return undefined;
+    },
+    { timeoutMs: 300_000, delayMs: 100 },
+  );
 }
 
 const phaseMedian = (values: number[]) => (values.length ? median(values).toFixed(2) : 'not seen');

@@ -3,6 +3,7 @@
  * its own, secrets generated for the run and copied in as files.
  */
 import { randomBytes } from 'node:crypto';
+import { waitFor } from '@cosmo/wait';
 import {
   GenericContainer,
   Network,
@@ -101,27 +102,14 @@ export async function startStack(
   };
 }
 
-/** Polls until fn returns a value other than undefined, or fails after the timeout. */
-export async function eventually<T>(
+/** Polls until fn returns a value other than undefined, or fails after the timeout (@cosmo/wait). */
+export function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined>,
   timeoutMs = 60_000,
   everyMs = 250,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-  );
+  return waitFor(what, fn, { timeoutMs, delayMs: everyMs });
 }
 
 /** Polls an execution until it is terminated, failed or cancelled; returns it. */

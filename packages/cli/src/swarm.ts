@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { dockerEndpoint } from '@cosmo/images';
 import type { Plan } from '@cosmo/topology';
+import { withTimeout } from '@cosmo/wait';
 import Docker from 'dockerode';
 import { UsageError } from './errors.ts';
 
@@ -66,10 +67,7 @@ export async function connectSwarm(flags: { host?: string; context?: string }): 
   }
   const docker = dockerFor(endpoint);
   try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5_000).unref()),
-    ]);
+    await withTimeout(docker.ping(), 5_000, 'the answer to a ping');
   } catch (error) {
     throw new UsageError(
       `cannot reach the Docker Engine at ${endpoint} (${(error as Error).message}): check -H/--context and that the engine listens there`,

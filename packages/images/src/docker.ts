@@ -1,6 +1,8 @@
 /**
  * The connection to the Docker Engine, and the one error every command shows when it cannot be reached.
  */
+
+import { withTimeout } from '@cosmo/wait';
 import Docker from 'dockerode';
 
 export class DockerUnavailableError extends Error {
@@ -29,12 +31,7 @@ export async function connectDocker(timeoutMs = 5_000): Promise<Docker> {
   const docker = new Docker();
   const endpoint = dockerEndpoint();
   try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref(),
-      ),
-    ]);
+    await withTimeout(docker.ping(), timeoutMs, 'the answer to a ping');
   } catch (error) {
     throw new DockerUnavailableError(endpoint, error);
   }

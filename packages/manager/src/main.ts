@@ -3,6 +3,7 @@
  * admin, then serves the REST API and/or runs the workflow worker until SIGTERM.
  */
 
+import { sleep, waitFor } from '@cosmo/wait';
 import { Maintenance } from './api/maintenance.ts';
 import { createServer } from './api/server.ts';
 import { Authenticator } from './auth/auth.ts';
@@ -43,15 +44,17 @@ async function retry<T>(
   seconds = 120,
 ): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
+  // Wrapped: a function that resolves to nothing has still succeeded.
+  const { value } = await waitFor(what, async () => ({ value: await fn() }), {
+    delayMs: (attempt) => Math.min(200 * attempt, 1_000),
+    // Past the deadline the error itself ends the start, in its own words.
+    onError: (error, attempt) => {
+      if (Date.now() > deadline) return 'throw';
       if (attempt === 1 || attempt % 10 === 0) log.warn(`${what}: ${(error as Error).message}; retrying`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * attempt, 1_000)));
-    }
-  }
+      return 'retry';
+    },
+  });
+  return value;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -111,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   if (app && config.drainSeconds > 0) {
     health.draining = true;
     log.info(`draining: /ok fails for ${config.drainSeconds} s while requests are still served`);
-    await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
+    await sleep(config.drainSeconds * 1000);
   }
   health.stop();
   await app?.close();

@@ -1,5 +1,6 @@
 /** The All-in-One: one container (manager, PostgreSQL, RabbitMQ) on one volume. */
 import type { CosmoConfig } from './config.ts';
+import type { ManagerEnv } from './manager-env.ts';
 import {
   accessUrl,
   healthcheck,
@@ -10,7 +11,6 @@ import {
   secretPath,
   secretPlans,
 } from './plan.ts';
-import type { ManagerEnv } from './manager-env.ts';
 
 const AIO_SECRETS = ['db', 'mq', 'admin'] as const;
 

@@ -46,9 +46,7 @@ export function externalSecretMounts(config: CosmoConfig): { name: string; targe
 }
 
 /** The manager's variables for an external database (cosmo/manager's COSMO_DB_*). */
-export function externalDbEnv(
-  db: NonNullable<NonNullable<CosmoConfig['external']>['db']>,
-): ManagerEnv {
+export function externalDbEnv(db: NonNullable<NonNullable<CosmoConfig['external']>['db']>): ManagerEnv {
   return {
     COSMO_DB_HOST: db.host,
     COSMO_DB_PORT: String(db.port),

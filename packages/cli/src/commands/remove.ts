@@ -6,6 +6,7 @@
  * the command to run there.
  */
 import { createInterface } from 'node:readline/promises';
+import { waitFor } from '@cosmo/wait';
 import type { Command } from 'commander';
 import type Docker from 'dockerode';
 import { UsageError } from '../errors.ts';
@@ -90,12 +91,12 @@ function nodeEngine(endpoint: string, node: SwarmNode): Docker | undefined {
 /** Removes the stack's volumes on one engine, once no container of the stack is left there. */
 async function removeVolumes(engine: Docker, stack: string): Promise<string[]> {
   const filters = JSON.stringify({ label: [`${STACK_LABEL}=${stack}`] });
-  const deadline = Date.now() + 180_000;
   // `stack rm` returns once the tasks are gone from the Swarm; a container may still be stopping.
-  while ((await engine.listContainers({ all: true, filters })).length > 0) {
-    if (Date.now() > deadline) throw new Error('containers of the stack still there after 180 s');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
+  await waitFor(
+    'the containers of the stack to be gone',
+    async () => ((await engine.listContainers({ all: true, filters })).length === 0 ? true : undefined),
+    { timeoutMs: 180_000, delayMs: 1_000, onError: () => 'throw' },
+  );
   const { Volumes } = await engine.listVolumes({ filters });
   for (const volume of Volumes ?? []) await engine.getVolume(volume.Name).remove();
   return (Volumes ?? []).map((volume) => volume.Name);

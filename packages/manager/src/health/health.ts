@@ -6,6 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { withTimeout } from '@cosmo/wait';
 import type { Queue } from '../broker/queue.ts';
 import type { ManagerConfig, Role } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -40,20 +41,11 @@ export interface ClusterStatus {
   services: Record<ServiceName, ClusterService>;
 }
 
-function timeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms).unref(),
-    ),
-  ]);
-}
-
 /** A member's address: its host name resolved (members are named by host name on the network). */
 async function addressOf(host: string): Promise<string> {
   if (net.isIP(host)) return host;
   try {
-    return (await timeout(lookup(host, { family: 4 }), 1_000, `resolving ${host}`)).address;
+    return (await withTimeout(lookup(host, { family: 4 }), 1_000, `resolving ${host}`)).address;
   } catch {
     return host;
   }
@@ -114,7 +106,7 @@ export class HealthMonitor {
     };
     const health: NodeHealth = { db: { ok: false }, broker, worker, checkedAt: new Date().toISOString() };
     try {
-      await timeout(
+      await withTimeout(
         this.db.query(
           `INSERT INTO managers (hostname, private_ip, public_ip, version, roles, last_seen, health)
            VALUES ($1, $2, $3, $4, $5, now(), $6)
@@ -239,14 +231,14 @@ export class HealthMonitor {
     const nodes: Record<string, ClusterNode> = {};
     try {
       // A manager gone for longer than the forget time is no longer a member.
-      await timeout(
+      await withTimeout(
         this.db.query('DELETE FROM managers WHERE last_seen < now() - make_interval(secs => $1)', [
           this.config.heartbeat.forgetSeconds,
         ]),
         3_000,
         'forgetting managers gone for good',
       );
-      const { rows } = await timeout(
+      const { rows } = await withTimeout(
         this.db.query<{
           hostname: string;
           private_ip: string;

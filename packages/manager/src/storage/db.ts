@@ -2,6 +2,8 @@
  * The database connection: one pg pool to the primary. With Patroni URLs the primary is looked up
  * through Patroni and the pool is rebuilt when it moves; otherwise it is the one configured host.
  */
+
+import { sleep, waitFor } from '@cosmo/wait';
 import pg from 'pg';
 import { unavailable } from '../api/errors.ts';
 import type { ManagerConfig } from '../config.ts';
@@ -162,7 +164,7 @@ export class Database {
           [name],
         );
         if (rows[0]?.locked) break;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
       return await fn();
     } finally {
@@ -191,18 +193,17 @@ export class Database {
     if (this.following) return;
     this.following = true;
     try {
-      for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-        const before = this.host;
-        try {
+      await waitFor(
+        'a primary',
+        async () => {
+          const before = this.host;
           await this.rediscover();
-          if (this.host !== before) return;
-          // The same primary: done once it answers again.
-          await this.pool?.query('SELECT 1');
-          return;
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
+          // Another primary, or the same one answering again.
+          if (this.host === before) await this.pool?.query('SELECT 1');
+          return true;
+        },
+        { timeoutMs: 120_000, delayMs: 500 },
+      ).catch(() => {}); // the next failing request starts following again
     } finally {
       this.following = false;
     }
