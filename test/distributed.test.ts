@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from '@cosmo/wait';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client } from './support/api.ts';
 import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
@@ -22,12 +23,14 @@ import {
 import { cosmo, REPO_ROOT } from './support/cli.ts';
 import {
   API,
+  type ApiWriterReport,
   type Cluster,
   clusterState,
   docker,
   failPrimary,
   missingWrites,
   queueFullyReplicated,
+  startApiWriter,
   startDistributed,
   startReader,
   submitDuring,
@@ -95,18 +98,23 @@ describe('the distributed cluster (compose, one host)', () => {
     expectNoPrivilege(run, targets);
   });
 
-  it('keeps serving with no failed request while a manager is killed, then stopped', async () => {
-    for (const [service, act] of [
-      ['manager1', (c: any) => c.kill({ signal: 'SIGKILL' })],
-      ['manager2', (c: any) => c.stop({ t: 30 })],
+  it('keeps serving while a manager is killed, then stopped: no failed read, no failed write on a stop, no acknowledged write lost', async () => {
+    const writes: ApiWriterReport[] = [];
+    for (const [service, act, how] of [
+      ['manager1', (c: any) => c.kill({ signal: 'SIGKILL' }), 'kill'],
+      ['manager2', (c: any) => c.stop({ t: 30 }), 'stop'],
     ] as const) {
       const reader = startReader(cluster);
+      // Two writers: at most two writes are in flight on the manager when it dies.
+      const writer = startApiWriter(cluster, `mf-${how}`, 'app', 'app', 2);
       try {
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await sleep(1_000);
         await act(cluster.container(service));
-        await new Promise((resolve) => setTimeout(resolve, 5_000));
+        await sleep(5_000);
       } finally {
         const result = await reader.stop();
+        const written = await writer.stop();
+        writes.push(written);
         await cluster.container(service).start();
         expect(result.ok).toBeGreaterThan(0);
         expect({ service, failed: result.failed, errors: result.errors }).toEqual({
@@ -114,7 +122,24 @@ describe('the distributed cluster (compose, one host)', () => {
           failed: 0,
           errors: [],
         });
+        expect(written.deployments.length).toBeGreaterThan(0);
+        expect(written.executions.length).toBeGreaterThan(0);
+        // A stop drains first: no write fails. A kill fails at most the writes in flight on it.
+        if (how === 'stop')
+          expect({ service, failed: written.failed, errors: written.errors }).toEqual({
+            service,
+            failed: 0,
+            errors: [],
+          });
+        else expect(written.failed, written.errors.join('; ')).toBeLessThanOrEqual(2);
       }
+    }
+    // Every acknowledged write is there: each deployment, and each execution, which finishes.
+    for (const written of writes) {
+      for (const id of written.deployments)
+        expect((await cluster.api.get(`${API}/deployments/${id}`)).status).toBe(200);
+      for (const id of written.executions)
+        expect((await finishedExecution(cluster.api, id, 120_000)).status).toBe('terminated');
     }
     await clusterState(cluster, 'OK');
   });

@@ -27,6 +27,7 @@ import {
   removeProject,
   startCluster,
 } from './support/cluster.ts';
+import { eventually } from './support/stack.ts';
 
 const run = promisify(execFile);
 const DIST = 'cosmo-itest-extd';
@@ -41,9 +42,20 @@ let mq: StartedTestContainer;
 let distributed: Cluster;
 let compact: Cluster;
 
-/** A CA and one server certificate for the names the stand-ins answer to (pg, mq). */
+/**
+ * A CA and one server certificate for the names the stand-ins answer to (pg, mq); and another CA
+ * (other-ca.pem) that signed nothing here, for the managers that must refuse them.
+ */
 async function makeCertificates(dir: string): Promise<void> {
   const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
+  await openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cosmo-test-ca'].concat([
+      '-keyout',
+      'other-ca.key',
+      '-out',
+      'other-ca.pem',
+    ]),
+  );
   await openssl(
     ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cosmo-test-ca'].concat([
       '-keyout',
@@ -263,6 +275,80 @@ describe('a distributed cluster on an external database and queue, over verified
 
   it('runs an execution through the external queue', async () => {
     await runsAnExecution(distributed);
+  });
+});
+
+describe('a manager refuses an external service whose certificate it cannot verify', () => {
+  /**
+   * Starts a manager on the distributed cluster's network with the right passwords and `env` over
+   * the defaults (both services right, over verified TLS); waits for a log line matching `expected`.
+   */
+  async function managerRefuses(env: Record<string, string>, expected: RegExp): Promise<string> {
+    const container = await new GenericContainer('cosmo/manager:latest')
+      .withNetworkMode(`${DIST}_default`)
+      .withCopyContentToContainer([
+        { content: DB_PASSWORD, target: '/run/secrets/db', mode: 0o400 },
+        { content: MQ_PASSWORD, target: '/run/secrets/mq', mode: 0o400 },
+        await file('ca.pem', '/tls/ca.pem'),
+        await file('other-ca.pem', '/tls/other-ca.pem'),
+      ])
+      .withEnvironment({
+        COSMO_DB_HOST: 'pg',
+        COSMO_DB_PASSWORD_FILE: '/run/secrets/db',
+        COSMO_DB_SSLMODE: 'verify-full',
+        COSMO_DB_CA_FILE: '/tls/ca.pem',
+        COSMO_MQ_HOSTS: 'mq:5671',
+        COSMO_MQ_VHOST: 'distributed',
+        COSMO_MQ_PASSWORD_FILE: '/run/secrets/mq',
+        COSMO_MQ_TLS: 'true',
+        COSMO_MQ_CA_FILE: '/tls/ca.pem',
+        ...env,
+      })
+      .start();
+    try {
+      const logs = () =>
+        docker
+          .getContainer(container.getId())
+          .logs({ stdout: true, stderr: true })
+          .then((b) => b.toString());
+      return await eventually('the refusal in the log', async () => {
+        const text = await logs();
+        return expected.test(text) ? text : undefined;
+      });
+    } finally {
+      await container.stop({ timeout: 1 });
+    }
+  }
+  const addressOf = async (container: StartedTestContainer) =>
+    (await docker.getContainer(container.getId()).inspect()).NetworkSettings.Networks[`${DIST}_default`]!
+      .IPAddress;
+
+  it('the database: a certificate another CA signed, and one that does not name the host', async () => {
+    const log = await managerRefuses(
+      { COSMO_DB_CA_FILE: '/tls/other-ca.pem' },
+      /waiting for the database: .*certificate/,
+    );
+    expect(log).toMatch(/self[- ]signed certificate|unable to verify/);
+    expect(log).not.toMatch(/REST API on/);
+    // The same certificate reached by an address it does not list.
+    const byAddress = await managerRefuses(
+      { COSMO_DB_HOST: await addressOf(pgTls) },
+      /waiting for the database: .*(does not match|not in the cert)/,
+    );
+    expect(byAddress).not.toMatch(/REST API on/);
+  });
+
+  it('the queue: a certificate another CA signed, and one that does not name the host', async () => {
+    const log = await managerRefuses({ COSMO_MQ_CA_FILE: '/tls/other-ca.pem' }, /broker mq:5671 unreachable/);
+    expect(log).toMatch(/broker mq:5671 unreachable \(.*(self[- ]signed certificate|unable to verify)/);
+    expect(log).not.toMatch(/connected to broker/);
+    const address = await addressOf(mq);
+    const byAddress = await managerRefuses(
+      { COSMO_MQ_HOSTS: `${address}:5671` },
+      new RegExp(`broker ${address.replaceAll('.', '\\.')}:5671 unreachable`),
+    );
+    expect(byAddress).toMatch(/does not match|not in the cert/);
+    expect(byAddress).not.toMatch(/connected to broker/);
   });
 });
 

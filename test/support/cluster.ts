@@ -169,6 +169,56 @@ export function startWriter(
   };
 }
 
+export interface ApiWriterReport {
+  /** Deployments (PUT /deployments) and executions (POST /executions) acknowledged with 201. */
+  deployments: string[];
+  executions: string[];
+  failed: number;
+  errors: string[];
+}
+
+/**
+ * Writes through the load balancer in `parallel` loops, each alternating PUT /deployments/<new id>
+ * (of `blueprint`) and POST /executions (install, forced, on `deployment`): the writes a load
+ * balancer must not replay, so a fault's failed writes show here where GETs would be retried.
+ */
+export function startApiWriter(
+  cluster: Cluster,
+  prefix: string,
+  blueprint: string,
+  deployment: string,
+  parallel = 2,
+): { stop(): Promise<ApiWriterReport> } {
+  const report: ApiWriterReport = { deployments: [], executions: [], failed: 0, errors: [] };
+  let running = true;
+  const failure = (what: string) => {
+    report.failed++;
+    if (report.errors.length < 10) report.errors.push(what);
+  };
+  const loops = Array.from({ length: parallel }, async (_, loop) => {
+    for (let n = 0; running; n++) {
+      const id = `${prefix}-${loop}-${n}`;
+      const put = await cluster.api
+        .put(`${API}/deployments/${id}`, { blueprint_id: blueprint })
+        .catch((error: Error) => ({ status: 0, text: String(error.cause ?? error), body: undefined }));
+      if (put.status === 201) report.deployments.push(id);
+      else failure(`PUT ${put.status} ${put.text.slice(0, 80)}`);
+      const post = await cluster.api
+        .post(`${API}/executions`, { deployment_id: deployment, workflow_id: 'install', force: true })
+        .catch((error: Error) => ({ status: 0, text: String(error.cause ?? error), body: undefined }));
+      if (post.status === 201) report.executions.push(post.body.id);
+      else failure(`POST ${post.status} ${post.text.slice(0, 80)}`);
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return report;
+    },
+  };
+}
+
 /** Ids of the acknowledged writes the cluster does not have. */
 export async function missingWrites(cluster: Cluster, ids: string[]): Promise<string[]> {
   const present = new Set<string>();
