@@ -271,6 +271,11 @@ describe('the distributed cluster (compose, one host)', () => {
   it('takes new credentials over on its data (cosmo down, new secret files, cosmo up): every member, data kept', async () => {
     const before = (await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total;
     const oldApi = cluster.api;
+    // A token made with the old password: rotating the admin's password revokes it.
+    const token = await cluster.api.post(`${API}/tokens`, {});
+    expect(token.status).toBe(200);
+    const withToken = client(cluster.url, { 'authentication-token': token.body.value });
+    expect((await withToken.get(`${API}/blueprints?_size=1`)).status).toBe(200);
     expect((await cosmo(['down'], { cwd: cluster.dir })).code).toBe(0);
     const init = await cosmo(
       ['init', '--force', '--mode', 'distributed', '--name', NAME, '--port', '18090'],
@@ -293,6 +298,7 @@ describe('the distributed cluster (compose, one host)', () => {
     expect(Object.keys(status.services.db.nodes)).toHaveLength(3);
     expect((await api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total).toBe(before);
     expect((await oldApi.get(`${API}/blueprints?_size=1`)).status).toBe(401);
+    expect((await withToken.get(`${API}/blueprints?_size=1`)).status).toBe(401);
   });
 });
 

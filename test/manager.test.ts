@@ -590,6 +590,18 @@ describe('bad input', () => {
       'bad_parameters_error',
     ],
     [
+      'a _sort naming an inherited property (constructor)',
+      () => api.get(`${API}/deployments?_sort=constructor`),
+      400,
+      'bad_parameters_error',
+    ],
+    [
+      'a _sort naming __proto__',
+      () => api.get(`${API}/executions?_sort=-__proto__`),
+      400,
+      'bad_parameters_error',
+    ],
+    [
       'an unknown _include field',
       () => api.get(`${API}/blueprints?_include=secret`),
       400,
@@ -769,5 +781,17 @@ describe('token lifetimes', () => {
     expect(longer.body.message).toContain('after the expiry of the token making it');
     const child = await withToken.post(`${API}/tokens`, {});
     expect(Date.parse(child.body.expiration_date)).toBeLessThanOrEqual(Date.parse(made.body.expiration_date));
+  });
+
+  it('refuses an expiration_date beyond the longest lifetime (30 days by default)', async () => {
+    const far = await api.post(`${API}/tokens`, {
+      expiration_date: new Date(Date.now() + 31 * 86_400_000).toISOString(),
+    });
+    expect(far.status).toBe(400);
+    expect(far.body.message).toContain('a token lives at most 2592000 s');
+    const within = await api.post(`${API}/tokens`, {
+      expiration_date: new Date(Date.now() + 29 * 86_400_000).toISOString(),
+    });
+    expect(within.status).toBe(200);
   });
 });

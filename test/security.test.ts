@@ -99,6 +99,17 @@ describe('a blueprint script on the All-in-One', () => {
     expect((await api.get(`${API}/status`)).body.status).toBe('OK');
   });
 
+  it('runs the code of the blueprint as uploaded now, never a deleted one of the same id', async () => {
+    const version = (n: number) => `#!/bin/bash\necho "script version ${n}"\n`;
+    const first = await runAttack(api, 'reuploaded', version(1));
+    expect(first.lines).toContain('script version 1');
+    expect((await api.del(`${API}/deployments/reuploaded`)).status).toBe(204);
+    expect((await api.del(`${API}/blueprints/reuploaded`)).status).toBe(204);
+    const second = await runAttack(api, 'reuploaded', version(2));
+    expect(second.lines).toContain('script version 2');
+    expect(second.lines).not.toContain('script version 1');
+  });
+
   it('fails an operation whose worker dies each time it runs, instead of killing the next worker', async () => {
     // As an operation that gets its manager killed for memory would: its worker dies mid-run, the
     // broker redelivers the execution, and the operation runs again. Here the manager is killed.

@@ -59,6 +59,8 @@ export interface ManagerConfig {
   trustProxy: boolean;
   /** Lifetime of a token created without an expiration_date, in seconds. */
   tokenSeconds: number;
+  /** The longest lifetime a token may be given (a later expiration_date is refused), in seconds. */
+  tokenMaxSeconds: number;
   /** staleSeconds: a manager silent longer is Fail; forgetSeconds: then dropped from the list. */
   heartbeat: { intervalSeconds: number; staleSeconds: number; forgetSeconds: number };
   maxUploadBytes: number;
@@ -263,6 +265,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     },
     trustProxy: r.bool('COSMO_TRUST_PROXY'),
     tokenSeconds: r.int('COSMO_TOKEN_SECONDS', 36_000, 60, 365 * 86_400),
+    tokenMaxSeconds: r.int('COSMO_TOKEN_MAX_SECONDS', 30 * 86_400, 60, 365 * 86_400),
     heartbeat: {
       intervalSeconds: r.int('COSMO_HEARTBEAT_SECONDS', 2, 1, 60),
       staleSeconds: r.int('COSMO_HEARTBEAT_STALE_SECONDS', 15, 2, 600),
@@ -278,6 +281,9 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     },
     drainSeconds: r.int('COSMO_DRAIN_SECONDS', 0, 0, 300),
   };
+  if (config.tokenSeconds > config.tokenMaxSeconds) {
+    r.problems.push('COSMO_TOKEN_SECONDS must not be greater than COSMO_TOKEN_MAX_SECONDS');
+  }
   if (config.heartbeat.staleSeconds <= config.heartbeat.intervalSeconds) {
     r.problems.push('COSMO_HEARTBEAT_STALE_SECONDS must be greater than COSMO_HEARTBEAT_SECONDS');
   }

@@ -107,7 +107,8 @@ export async function listResources<Row extends object, Item extends object>(
   const order = (many(query, '_sort').length > 0 ? many(query, '_sort') : [spec.defaultSort]).map((key) => {
     const descending = key.startsWith('-');
     const field = key.replace(/^[-+]/, '');
-    const column = spec.fields[field];
+    // Own keys only: `constructor` or `__proto__` is not a field (and must not reach the SQL).
+    const column = Object.hasOwn(spec.fields, field) ? spec.fields[field] : undefined;
     if (!column) {
       throw badParameters(
         `_sort: cannot sort by '${field}'; sortable fields are ${Object.keys(spec.fields).join(', ')}`,

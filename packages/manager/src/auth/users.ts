@@ -91,11 +91,15 @@ export async function ensureAdmin(
   );
   if (rows[0]) {
     if (password && !(await verifyPassword(password, rows[0].password_hash))) {
-      await db.query('UPDATE users SET password_hash = $2 WHERE username = $1', [
-        username,
-        await hashPassword(password),
-      ]);
-      log.info(`user '${username}': password replaced by the one in COSMO_ADMIN_PASSWORD_FILE`);
+      // A rotated password revokes the user's tokens too: whoever held the old one may have made some.
+      const hash = await hashPassword(password);
+      const revoked = await db.transaction(async (client) => {
+        await client.query('UPDATE users SET password_hash = $2 WHERE username = $1', [username, hash]);
+        return (await client.query('DELETE FROM tokens WHERE username = $1', [username])).rowCount ?? 0;
+      });
+      log.info(
+        `user '${username}': password replaced by the one in COSMO_ADMIN_PASSWORD_FILE; its ${revoked} token(s) revoked`,
+      );
     }
     return;
   }

@@ -84,20 +84,17 @@ export async function liveValues(
   };
 }
 
-const scripts = new Map<string, Buffer>();
-
+/**
+ * The script as stored with the blueprint now. Read at each run, never cached: a blueprint deleted and
+ * uploaded again under the same id must never run its old code (one indexed read per operation).
+ */
 async function scriptContent(db: Database, execution: ExecutionRow, file: string): Promise<Buffer> {
-  const key = `${execution.tenant}\0${execution.blueprint_id}\0${file}`;
-  const cached = scripts.get(key);
-  if (cached) return cached;
   const { rows } = await db.query<{ content: Buffer }>(
     'SELECT content FROM blueprint_files WHERE tenant = $1 AND blueprint_id = $2 AND path = $3',
     [execution.tenant, execution.blueprint_id, file],
   );
   if (!rows[0])
     throw new OperationFailed(`the script ${file} is not stored with blueprint ${execution.blueprint_id}`);
-  if (scripts.size > 200) scripts.clear();
-  scripts.set(key, rows[0].content);
   return rows[0].content;
 }
 

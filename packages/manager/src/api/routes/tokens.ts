@@ -51,6 +51,13 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (expiration.getTime() <= Date.now()) {
       throw badParameters(`expiration_date ${data.expiration_date} is in the past`);
     }
+    // A stolen token is worth only as long as it lives: none may outlive COSMO_TOKEN_MAX_SECONDS.
+    const latest = new Date(Date.now() + ctx.config.tokenMaxSeconds * 1000);
+    if (expiration > latest) {
+      throw badParameters(
+        `expiration_date ${data.expiration_date} is too far: a token lives at most ${ctx.config.tokenMaxSeconds} s (until ${latest.toISOString()})`,
+      );
+    }
     // A token cannot extend itself: one made with a token expires no later than that token.
     if (principal.via === 'token' && principal.tokenExpires && expiration > principal.tokenExpires) {
       if (data.expiration_date) {
