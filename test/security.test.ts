@@ -99,6 +99,29 @@ describe('a blueprint script on the All-in-One', () => {
     expect((await api.get(`${API}/status`)).body.status).toBe('OK');
   });
 
+  it("gives the manager's database role and broker user no more than they need", async () => {
+    const role = await container.exec(
+      [
+        'psql',
+        '-h',
+        '/run/postgresql',
+        '-U',
+        'postgres',
+        '-Atc',
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, (SELECT count(*) FROM pg_auth_members WHERE member = r.oid) FROM pg_roles r WHERE rolname = 'cosmo'",
+      ],
+      { user: 'postgres' },
+    );
+    expect(role.exitCode, role.output).toBe(0);
+    expect(role.output.trim()).toBe('f|f|f|f|f|0');
+    // One broker user, without the administrator tag (and no default guest user).
+    const users = JSON.parse(await exec(['rabbitmqctl', '-q', 'list_users', '--formatter', 'json'])) as {
+      user: string;
+      tags: string[];
+    }[];
+    expect(users).toEqual([{ user: 'cosmo', tags: [] }]);
+  });
+
   it('runs the code of the blueprint as uploaded now, never a deleted one of the same id', async () => {
     const version = (n: number) => `#!/bin/bash\necho "script version ${n}"\n`;
     const first = await runAttack(api, 'reuploaded', version(1));
@@ -144,5 +167,45 @@ describe('a blueprint script on the All-in-One', () => {
     expect(execution.error).toMatch(/interrupted 3 times/);
     expect(events.filter((event) => event.event_type === 'task_started')).toHaveLength(3);
     expect(events.filter((event) => event.event_type === 'workflow_failed')).toHaveLength(1);
+  });
+});
+
+describe('a credential statement that fails', () => {
+  it('is reported without the password it carried (PostgreSQL, single-user mode)', async () => {
+    const volume = `cosmo-itest-pgsecret-${process.pid}`;
+    const password = `pw-${Math.random().toString(36).slice(2)}-x`;
+    const run = async (user: string) => {
+      const container = await docker.createContainer({
+        Image: 'cosmo/postgres:latest',
+        Env: [`POSTGRES_USER=${user}`, 'POSTGRES_PASSWORD_FILE=/run/secrets/db'],
+        Entrypoint: [
+          'bash',
+          '-c',
+          `printf %s '${password}' >/run/secrets/db; exec /usr/bin/tini -- postgres-entrypoint true`,
+        ],
+        HostConfig: { Binds: [`${volume}:/var/lib/postgresql/data`], Tmpfs: { '/run/secrets': '' } },
+      });
+      try {
+        await container.start();
+        const { StatusCode } = await container.wait();
+        const logs = (await container.logs({ stdout: true, stderr: true })).toString();
+        return { code: StatusCode as number, logs };
+      } finally {
+        await container.remove({ force: true });
+      }
+    };
+    try {
+      expect((await run('cosmo')).code).toBe(0);
+      // The data was made for `cosmo`: setting the password of a role that does not exist fails.
+      const failed = await run('nobody');
+      expect(failed.code).not.toBe(0);
+      expect(failed.logs).toMatch(/role "nobody" does not exist/);
+      expect(failed.logs).not.toContain(password);
+    } finally {
+      await docker
+        .getVolume(volume)
+        .remove()
+        .catch(() => {});
+    }
   });
 });

@@ -23,14 +23,18 @@ fi
 
 # Single-user mode runs SQL with no server to start, wait for and stop (about 40 ms). One statement
 # per line; the password travels on stdin, never on a command line or in the environment.
+# A failed statement is never echoed (log_min_error_statement), and its output is redacted anyway:
+# the statements carry passwords.
+redact() { sed -E "s/(PASSWORD[[:space:]]+)'([^']|'')*'?/\\1'(hidden)'/Ig"; }
 single_user() {
   local out
-  out=$(nice -n 10 postgres --single -D "$PGDATA" -c log_statement=none -c log_min_messages=warning postgres 2>&1 >/dev/null) || {
-    log "single-user mode failed: $out"
+  out=$(nice -n 10 postgres --single -D "$PGDATA" -c log_statement=none -c log_min_error_statement=panic \
+    -c log_min_messages=warning postgres 2>&1 >/dev/null) || {
+    log "single-user mode failed: $(redact <<<"$out")"
     exit 1
   }
   if grep -qE '^(ERROR|FATAL|PANIC):|ERROR: ' <<<"$out"; then
-    log "single-user mode: $out"
+    log "single-user mode: $(redact <<<"$out")"
     exit 1
   fi
 }

@@ -44,6 +44,8 @@ chmod 0750 /etc/rabbitmq/conf.d
 # 10 times goes to cosmo.executions.dead, where a manager fails its execution with the reason.
 # (Quorum queues only: the All-in-One's classic queue has no delivery count; the manager's own count
 # of interrupted operations bounds it there.)
+# The user has no tags: it needs AMQP and its vhost's permissions, not the right to administer the
+# broker (users, policies, other vhosts).
 # The file holds a salted hash (RabbitMQ's rabbit_password_hashing_sha256: base64 of a 4-byte salt
 # followed by SHA-256(salt + password)), never the password.
 password=$(cat "$RABBITMQ_PASSWORD_FILE")
@@ -57,7 +59,7 @@ umask 077
 write_conf /etc/rabbitmq/cosmo-definitions.json <<JSON
 {
   "vhosts": [{"name": "/"}],
-  "users": [{"name": "$RABBITMQ_USER", "password_hash": "$hash", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]}],
+  "users": [{"name": "$RABBITMQ_USER", "password_hash": "$hash", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}],
   "permissions": [{"user": "$RABBITMQ_USER", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
   "policies": [{"vhost": "/", "name": "cosmo-executions", "pattern": "^cosmo\\\\.executions\$", "apply-to": "queues", "priority": 0,
     "definition": {"delivery-limit": 10, "dead-letter-exchange": "", "dead-letter-routing-key": "cosmo.executions.dead"}}]

@@ -20,6 +20,22 @@ async function git(root: string, ...args: string[]): Promise<string | undefined>
   }
 }
 
+/**
+ * A remote URL fit for a public label: `https://user:token@host/repo` would carry a credential into
+ * every image built here, so user info is removed (scp-like `git@host:repo` keeps its form, no secret).
+ */
+export function publicSource(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url; // not a URL (a path, or git@host:repo)
+  }
+}
+
 export async function projectInfo(root: string): Promise<ProjectInfo> {
   const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as {
     version: string;
@@ -30,6 +46,6 @@ export async function projectInfo(root: string): Promise<ProjectInfo> {
     root,
     version: pkg.version,
     revision: (await git(root, 'rev-parse', 'HEAD')) ?? 'unknown',
-    source: repo ?? (await git(root, 'config', '--get', 'remote.origin.url')) ?? 'unknown',
+    source: publicSource(repo ?? (await git(root, 'config', '--get', 'remote.origin.url')) ?? 'unknown'),
   };
 }
