@@ -98,6 +98,22 @@ describe('the distributed cluster (compose, one host)', () => {
     expectNoPrivilege(run, targets);
   });
 
+  it('believes X-Forwarded-For only from the load balancer: a client reaching a manager directly cannot spoof its way past the lock-out', async () => {
+    // From another container on the network (manager2's), straight to manager1, a new forged address
+    // with each wrong password: the failures still count against the real address, which must wait.
+    const script = `
+      const statuses = [];
+      for (let i = 0; i < 7; i++) {
+        const answer = await fetch('http://manager1:8080/api/v3.1/status', {
+          headers: { authorization: 'Basic ' + btoa('admin:wrong-' + i), 'x-forwarded-for': '198.51.100.' + i },
+        });
+        statuses.push(answer.status);
+      }
+      console.log(statuses.join(' '));`;
+    const out = await execStdout(docker, `${NAME}-manager2-1`, ['node', '--input-type=module', '-e', script]);
+    expect(out.trim()).toBe('401 401 401 401 401 429 429');
+  });
+
   it('keeps serving while a manager is killed, then stopped: no failed read, no failed write on a stop, no acknowledged write lost', async () => {
     const writes: ApiWriterReport[] = [];
     for (const [service, act, how] of [

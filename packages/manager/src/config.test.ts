@@ -90,3 +90,29 @@ describe('manager configuration', () => {
     ]);
   });
 });
+
+describe('whose X-Forwarded-For is believed', () => {
+  it('is nobody by default, and the load balancers named in COSMO_TRUST_PROXY', () => {
+    expect(loadConfig(minimal()).trustProxy).toEqual([]);
+    expect(loadConfig({ ...minimal(), COSMO_TRUST_PROXY: 'lb, lb2' }).trustProxy).toEqual(['lb', 'lb2']);
+    expect(loadConfig({ ...minimal(), COSMO_TRUST_PROXY: 'false' }).trustProxy).toEqual([]);
+  });
+
+  it('refuses `true`, which would believe any peer (a client reaching a manager directly)', () => {
+    expect(problems({ ...minimal(), COSMO_TRUST_PROXY: 'true' })).toEqual([
+      'COSMO_TRUST_PROXY=true: name the load balancers whose X-Forwarded-For is trusted (e.g. lb), not every peer',
+    ]);
+    expect(problems({ ...minimal(), COSMO_TRUST_PROXY: 'lb;rm -rf' })).toEqual([
+      "COSMO_TRUST_PROXY: 'lb;rm -rf' is not a host name or address",
+    ]);
+  });
+});
+
+describe('token lifetimes', () => {
+  it('caps them at 30 days unless told, and refuses a default beyond the cap', () => {
+    expect(loadConfig(minimal()).tokenMaxSeconds).toBe(30 * 86_400);
+    expect(problems({ ...minimal(), COSMO_TOKEN_SECONDS: '7200', COSMO_TOKEN_MAX_SECONDS: '3600' })).toEqual([
+      'COSMO_TOKEN_SECONDS must not be greater than COSMO_TOKEN_MAX_SECONDS',
+    ]);
+  });
+});

@@ -55,8 +55,11 @@ export interface ManagerConfig {
   admin: { username: string; password: string | undefined };
   /** Failed logins in a row (per user and address) before waits start, and the longest wait. */
   lockout: { attempts: number; seconds: number };
-  /** Trust the X-Forwarded-For hop a load balancer adds (only behind one that drops clients' own). */
-  trustProxy: boolean;
+  /**
+   * The load balancers' names on the network: only from their addresses is the X-Forwarded-For hop
+   * they add believed (they drop any a client sent). Empty: the peer's own address, always.
+   */
+  trustProxy: string[];
   /** Lifetime of a token created without an expiration_date, in seconds. */
   tokenSeconds: number;
   /** The longest lifetime a token may be given (a later expiration_date is refused), in seconds. */
@@ -195,6 +198,26 @@ class Reader {
     return result;
   }
 
+  /** Host names (or addresses), comma-separated; a boolean is refused, as trusting every peer would be. */
+  names(name: ManagerVariable): string[] {
+    const raw = this.env[name]?.trim();
+    if (!raw || ['false', 'no', '0'].includes(raw.toLowerCase())) return [];
+    const names = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of names) {
+      if (['true', 'yes', '1'].includes(item.toLowerCase())) {
+        this.problems.push(
+          `${name}=${raw}: name the load balancers whose X-Forwarded-For is trusted (e.g. lb), not every peer`,
+        );
+      } else if (!/^[A-Za-z0-9][A-Za-z0-9.:-]*$/.test(item)) {
+        this.problems.push(`${name}: '${item}' is not a host name or address`);
+      }
+    }
+    return names;
+  }
+
   urls(name: ManagerVariable): string[] {
     const raw = this.env[name]?.trim();
     if (!raw) return [];
@@ -263,7 +286,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       attempts: r.int('COSMO_LOCKOUT_ATTEMPTS', 5, 1, 1000),
       seconds: r.int('COSMO_LOCKOUT_SECONDS', 300, 1, 86_400),
     },
-    trustProxy: r.bool('COSMO_TRUST_PROXY'),
+    trustProxy: r.names('COSMO_TRUST_PROXY'),
     tokenSeconds: r.int('COSMO_TOKEN_SECONDS', 36_000, 60, 365 * 86_400),
     tokenMaxSeconds: r.int('COSMO_TOKEN_MAX_SECONDS', 30 * 86_400, 60, 365 * 86_400),
     heartbeat: {

@@ -1,5 +1,6 @@
 /** What every route needs, built once at start and passed down (no globals). */
 import type { Maintenance } from './api/maintenance.ts';
+import type { TrustedProxies } from './api/trusted-proxies.ts';
 import type { Authenticator } from './auth/auth.ts';
 import type { Queue } from './broker/queue.ts';
 import type { ManagerConfig } from './config.ts';
@@ -24,6 +25,8 @@ export interface AppContext {
   health: HealthMonitor;
   auth: Authenticator;
   maintenance: Maintenance;
+  /** Whose X-Forwarded-For is believed: the load balancers'. */
+  proxies: TrustedProxies;
   version: VersionInfo;
   log: Logger;
 }

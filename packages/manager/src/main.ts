@@ -6,6 +6,7 @@
 import { sleep, waitFor } from '@cosmo/wait';
 import { Maintenance } from './api/maintenance.ts';
 import { createServer } from './api/server.ts';
+import { TrustedProxies } from './api/trusted-proxies.ts';
 import { Authenticator } from './auth/auth.ts';
 import { ensureAdmin, pgAuthStore } from './auth/users.ts';
 import { Queue } from './broker/queue.ts';
@@ -96,7 +97,20 @@ export async function main(argv: string[]): Promise<number> {
   health.start();
 
   const auth = new Authenticator(pgAuthStore(db), { lockout: config.lockout });
-  const ctx: AppContext = { config, db, queue, health, auth, maintenance: new Maintenance(db), version, log };
+  const proxies = new TrustedProxies(config.trustProxy, log);
+  await proxies.refresh();
+  proxies.start();
+  const ctx: AppContext = {
+    config,
+    db,
+    queue,
+    health,
+    auth,
+    maintenance: new Maintenance(db),
+    proxies,
+    version,
+    log,
+  };
   const app = role === 'worker' ? undefined : await createServer(ctx);
   if (app) {
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -117,6 +131,7 @@ export async function main(argv: string[]): Promise<number> {
     await sleep(config.drainSeconds * 1000);
   }
   health.stop();
+  proxies.stop();
   await app?.close();
   await queue.close();
   await db.end();

@@ -117,8 +117,9 @@ export function clusterManagerEnv(
     COSMO_MQ_QUEUE_TYPE: 'quorum',
     COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
     COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
-    // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds.
-    COSMO_TRUST_PROXY: 'true',
+    // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds, believed
+    // only from the LB's own addresses (what `lb` resolves to), never from a client reaching a manager.
+    COSMO_TRUST_PROXY: 'lb',
   };
 }
 

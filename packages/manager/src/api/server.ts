@@ -65,8 +65,9 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     // Behind the load balancer the caller's address is the last X-Forwarded-For hop it added (it
-    // drops any a client sent); failed logins are counted by that address.
-    trustProxy: ctx.config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
+    // drops any a client sent), believed only from the load balancers themselves; failed logins are
+    // counted by that address.
+    trustProxy: ctx.proxies.trusts,
     bodyLimit: ctx.config.maxUploadBytes,
     // Ids longer than any valid one still reach the route, whose check answers 400 in the API's format.
     routerOptions: { maxParamLength: 4096 },

@@ -4,19 +4,26 @@ import type { Database } from '../storage/db.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { ensureAdmin } from './users.ts';
 
-/** The users table as ensureAdmin uses it: one row per user, its password hash. */
-function usersTable(rows: Map<string, string>): Database {
-  return {
+/** The users and tokens tables as ensureAdmin uses them: password hashes, and token ids per user. */
+function usersTable(rows: Map<string, string>, tokens = new Map<string, string[]>()): Database {
+  const db = {
     async query(text: string, values: unknown[] = []) {
       const [username, hash] = values as [string, string];
       if (text.startsWith('SELECT')) {
         const found = rows.get(username);
         return { rows: found ? [{ password_hash: found }] : [] };
       }
+      if (text.startsWith('DELETE FROM tokens')) {
+        const count = tokens.get(username)?.length ?? 0;
+        tokens.delete(username);
+        return { rows: [], rowCount: count };
+      }
       rows.set(username, hash);
       return { rows: [] };
     },
-  } as unknown as Database;
+    transaction: <T>(fn: (client: unknown) => Promise<T>) => fn(db),
+  };
+  return db as unknown as Database;
 }
 
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} } as unknown as Logger;
@@ -36,5 +43,14 @@ describe('the admin user', () => {
     const kept = rows.get('admin');
     await ensureAdmin(usersTable(rows), 'admin', 'new', quiet);
     expect(rows.get('admin')).toBe(kept);
+  });
+
+  it("revokes the user's tokens when the password changes, and only then", async () => {
+    const rows = new Map([['admin', await hashPassword('old')]]);
+    const tokens = new Map([['admin', ['t1', 't2']]]);
+    await ensureAdmin(usersTable(rows, tokens), 'admin', 'old', quiet);
+    expect(tokens.get('admin')).toEqual(['t1', 't2']);
+    await ensureAdmin(usersTable(rows, tokens), 'admin', 'new', quiet);
+    expect(tokens.has('admin')).toBe(false);
   });
 });
