@@ -764,6 +764,44 @@ describe('failed logins', () => {
     expect(answers.filter((answer) => answer.status === 401)).toHaveLength(5);
     expect(answers.filter((answer) => answer.status === 429)).toHaveLength(35);
   });
+
+  it('keeps the throttle table bounded under 100,000 failed logins with random names, and stays healthy', async () => {
+    const rows = async () => {
+      const out = await stack.db.exec(
+        [
+          'psql',
+          '-h',
+          '/run/postgresql',
+          '-U',
+          'postgres',
+          '-d',
+          'cosmo',
+          '-Atc',
+          'SELECT count(*) FROM login_throttle',
+        ],
+        { user: 'postgres' },
+      );
+      expect(out.exitCode, out.output).toBe(0);
+      return Number(out.output.trim());
+    };
+    const before = await rows();
+    const statuses = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < 100_000) {
+          next++;
+          const name = `random-${Math.random().toString(36).slice(2)}`;
+          const { status } = await basic(name, 'x').get(`${API}/version`);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    // Every attempt refused (401 or 429), none written: made-up names are counted in memory.
+    expect([...statuses.keys()].sort()).toEqual([401, 429]);
+    expect(await rows()).toBe(before);
+    expect((await api.get(`${API}/status`)).body.status).toBe('OK');
+  });
 });
 
 describe('token lifetimes', () => {

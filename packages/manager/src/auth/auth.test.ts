@@ -16,27 +16,37 @@ class MemoryStore implements AuthStore {
   tokens = new Map<string, TokenRecord>();
   /** (user, source) -> failures in a row and when the next attempt is allowed. */
   throttle = new Map<string, { failures: number; next: number }>();
-  /** Password checks the authenticator asked for after a reservation. */
-  reservations = 0;
   now = () => Date.now();
   async getUser(username: string) {
     const user = this.users.get(username);
     return user && { ...user };
   }
-  // The same rule as the PostgreSQL store, which runs it under the row's lock.
-  async reserveLogin(username: string, source: string, rule: ThrottleRule) {
+  async loginState(username: string, source: string) {
+    const entry = this.throttle.get(`${username}\0${source}`);
+    if (!entry) return { failures: 0, waitSeconds: 0 };
+    return {
+      failures: entry.failures,
+      waitSeconds: Math.max(0, Math.ceil((entry.next - this.now()) / 1000)),
+    };
+  }
+  /** Failures written (only known users' failures are). */
+  writes = 0;
+  // The same rule as the PostgreSQL store.
+  async recordFailure(username: string, source: string, rule: ThrottleRule) {
     const key = `${username}\0${source}`;
     const entry = this.throttle.get(key) ?? { failures: 0, next: 0 };
-    if (entry.next > this.now())
-      return { allowed: false as const, waitSeconds: Math.ceil((entry.next - this.now()) / 1000) };
     entry.failures += 1;
     entry.next = this.now() + throttleDelay(entry.failures, rule) * 1000;
     this.throttle.set(key, entry);
-    this.reservations++;
-    return { allowed: true as const };
+    this.writes++;
   }
   async clearLogins(username: string, source: string) {
     this.throttle.delete(`${username}\0${source}`);
+    this.writes++;
+  }
+  logins = 0;
+  async noteLogin() {
+    this.logins++;
   }
   tokenReads = 0;
   async getToken(id: string) {
@@ -141,7 +151,7 @@ describe('authentication', () => {
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) => rejection(auth.authenticate(basic('admin', `guess${i}`), source))),
     );
-    expect(store.reservations).toBe(5);
+    expect(store.writes).toBe(5); // each check of a wrong password counts a failure
     expect(answers.filter((answer) => answer.status === 429)).toHaveLength(35);
   });
 
@@ -151,7 +161,54 @@ describe('authentication', () => {
       Array.from({ length: 20 }, () => auth.authenticate(basic('admin', 'right'), source)),
     );
     expect(answers.every((answer) => answer.username === 'admin')).toBe(true);
-    expect(store.reservations).toBe(1);
+    // One check, and no write: a successful login needs no database write (reads work in a failover).
+    expect(store.writes).toBe(0);
+    expect(store.logins).toBe(1);
+  });
+
+  it('writes nothing for a successful login, and only its last-login time now and then, unawaited', async () => {
+    for (let i = 0; i < 3; i++) {
+      await auth.authenticate(basic('admin', 'right'), '192.0.2.4');
+      clock += 61_000; // past the verified cache: checked again each time
+    }
+    expect(store.writes).toBe(0);
+    expect(store.logins).toBe(1);
+    clock += 10 * 60_000;
+    await auth.authenticate(basic('admin', 'right'), '192.0.2.4');
+    expect(store.logins).toBe(2);
+  });
+
+  it('refuses a long or odd user name before any lookup or check', async () => {
+    let lookups = 0;
+    const getUser = store.getUser.bind(store);
+    store.getUser = async (name: string) => {
+      lookups++;
+      return getUser(name);
+    };
+    for (const name of ['x'.repeat(129), 'ad\nmin', 'a\u0000b']) {
+      const refused = await rejection(auth.authenticate(basic(name, 'pw'), '192.0.2.5'));
+      expect(refused.status).toBe(401);
+      expect(refused.message).toContain('at most 128 characters and no control characters');
+    }
+    expect(lookups).toBe(0);
+  });
+
+  it('counts unknown names per source in memory, never in storage, and makes that source wait too', async () => {
+    const source = '203.0.113.77';
+    for (let i = 0; i < 5; i++) await rejection(auth.authenticate(basic(`made-up-${i}`, 'x'), source));
+    expect(store.throttle.size).toBe(0);
+    expect(store.writes).toBe(0);
+    // Parallel made-up names from one source share its allowance too.
+    const parallel = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        rejection(auth.authenticate(basic(`burst-${i}`, 'x'), '203.0.113.78')),
+      ),
+    );
+    expect(parallel.filter((answer) => answer.status === 401)).toHaveLength(5);
+    const waiting = await rejection(auth.authenticate(basic('another-made-up', 'x'), source));
+    expect(waiting.status).toBe(429);
+    // The admin from elsewhere is not affected.
+    expect((await auth.authenticate(basic('admin', 'right'), '192.0.2.6')).username).toBe('admin');
   });
 
   it('keeps no user it does not know in memory, however many names are tried', async () => {
@@ -166,7 +223,7 @@ describe('authentication', () => {
     const unknown = await rejection(auth.authenticate(basic('nobody', 'x'), '192.0.2.2'));
     const wrong = await rejection(auth.authenticate(basic('admin', 'x'), '192.0.2.2'));
     expect(unknown.message).toBe(wrong.message);
-    expect([...store.throttle.keys()].filter((key) => key.startsWith('nobody'))).toHaveLength(1);
+    expect([...store.throttle.keys()].filter((key) => key.startsWith('nobody'))).toHaveLength(0);
   });
 
   it('accepts a valid token and refuses malformed, unknown, wrong and expired ones', async () => {

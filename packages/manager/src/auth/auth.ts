@@ -2,14 +2,19 @@
  * Who is calling: `Authorization: Basic` (scrypt-hashed passwords) or `Authentication-Token:
  * ctok-<id>-<secret>` (only a hash of the secret is stored).
  *
- * Failed logins cost the one who fails them: counted per user *and source address*, in storage
- * (so every manager counts together), each attempt counted before its password is checked (so 40
- * parallel guesses are not 40 checks). After `attempts` failures in a row from one address, that
- * address waits 1 s, then 2, 4, ... up to `seconds` between tries for that user. The right password
- * from any other address is never refused: nobody can lock the admin out by failing on purpose.
- * Unknown users cost a password check too, so they answer in the same time as a wrong password.
+ * Failed logins cost the one who fails them: counted per user *and source address*, in storage for
+ * users that exist (so every manager counts together) and in memory, per source, for names that do
+ * not (made-up names never grow a table). After `attempts` failures in a row from one address, that
+ * address waits 1 s, then 2, 4, ... up to `seconds` between tries for that user; no more checks run
+ * at once for a user and address than failures it has left, so 40 parallel guesses are not 40
+ * checks. The right password from any other address is never refused: nobody can lock the admin out
+ * by failing on purpose. Unknown users cost a password check too, so they answer in the same time.
+ *
+ * A successful login reads and never waits on a write (reads keep working while the database fails
+ * over): only failures are written, and the end of a streak of them. Password checks (scrypt, ~50 ms
+ * of CPU each) run a few at a time; beyond a short queue the answer is 503 at once.
  */
-import { ApiError, unauthorized } from '../api/errors.ts';
+import { ApiError, unauthorized, unavailable } from '../api/errors.ts';
 import { hashPassword, sameDigest, sha256Hex, verifyPassword } from './passwords.ts';
 
 export interface UserRecord {
@@ -48,17 +53,14 @@ export interface TokenRecord {
 /** What authentication needs from storage; the manager's is PostgreSQL. */
 export interface AuthStore {
   getUser(username: string): Promise<UserRecord | undefined>;
-  /**
-   * Atomically: refuses when this user and source must still wait; otherwise counts this attempt as
-   * a failure (and sets the wait the next one will need).
-   */
-  reserveLogin(
-    username: string,
-    source: string,
-    rule: ThrottleRule,
-  ): Promise<{ allowed: true } | { allowed: false; waitSeconds: number }>;
-  /** The attempt was right: its user and source start over. */
+  /** This user's failures in a row from this source, and how long it must still wait (a read). */
+  loginState(username: string, source: string): Promise<{ failures: number; waitSeconds: number }>;
+  /** Counts a failed attempt and sets the wait the next one needs (atomically, on any manager). */
+  recordFailure(username: string, source: string, rule: ThrottleRule): Promise<void>;
+  /** A right password after failures: the user and source start over. */
   clearLogins(username: string, source: string): Promise<void>;
+  /** When the user last logged in: informative, written now and then, never waited for. */
+  noteLogin(username: string): Promise<void>;
   getToken(id: string): Promise<TokenRecord | undefined>;
   touchToken(id: string): Promise<void>;
 }
@@ -91,6 +93,42 @@ const TOKEN_TTL_MS = 1_000;
 
 /** Users kept in memory at most (oldest first out). */
 const MAX_CACHED_USERS = 1_000;
+/** Sources whose failures with unknown names are counted in memory at most (oldest first out). */
+const MAX_STRANGER_SOURCES = 10_000;
+/** Longest user name looked up; a longer one, or one with control characters, is refused unread. */
+export const MAX_USERNAME = 128;
+/** Password checks running at once (scrypt is CPU), and waiting for a turn before a 503. */
+const CHECKS_AT_ONCE = 4;
+const CHECKS_WAITING = 64;
+/** How often a user's last login is written, at most, per manager. */
+const NOTE_LOGIN_MS = 10 * 60_000;
+
+/** Runs at most `limit` tasks at once, queues up to `waiting` more, refuses the rest at once. */
+class Gate {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  private readonly limit: number;
+  private readonly waiting: number;
+  constructor(limit: number, waiting: number) {
+    this.limit = limit;
+    this.waiting = waiting;
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) {
+      if (this.queue.length >= this.waiting) {
+        throw unavailable('too many logins are being checked at once; try again in a moment');
+      }
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    } else this.active++;
+    try {
+      return await task();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
 
 export class Authenticator {
   private readonly store: AuthStore;
@@ -98,6 +136,12 @@ export class Authenticator {
   private readonly verified = new Map<string, number>();
   private readonly users = new Map<string, { user: UserRecord | undefined; at: number }>();
   private readonly touched = new Map<string, number>();
+  /** Checks running now per user and source (`user\0source`). */
+  private readonly attempting = new Map<string, number>();
+  /** Failures with names that exist nowhere, per source: in memory, bounded. */
+  private readonly strangers = new Map<string, { failures: number; next: number }>();
+  private readonly loggedIn = new Map<string, number>();
+  private readonly gate = new Gate(CHECKS_AT_ONCE, CHECKS_WAITING);
 
   constructor(store: AuthStore, options: AuthOptions) {
     this.store = store;
@@ -184,7 +228,8 @@ export class Authenticator {
     const lastTouch = this.touched.get(id) ?? 0;
     if (this.now() - lastTouch > 60_000) {
       this.touched.set(id, this.now());
-      await this.store.touchToken(id);
+      // Never waited for: a read with a token must not need the database to take a write.
+      void this.store.touchToken(id).catch(() => {});
     }
     return {
       username: user.username,
@@ -211,6 +256,13 @@ export class Authenticator {
     }
     const username = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
+    // No user has such a name: refused before any lookup, count or check costs the server anything.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+    if (username.length > MAX_USERNAME || /[\u0000-\u001f\u007f]/.test(username)) {
+      throw unauthorized(
+        `Authentication failed: a user name has at most ${MAX_USERNAME} characters and no control characters`,
+      );
+    }
     const user = await this.user(username);
     // A (user, password, stored hash) verified moments ago needs neither a check nor a count.
     const key = user && sha256Hex(`${username}\0${password}\0${user.passwordHash}`);
@@ -235,20 +287,71 @@ export class Authenticator {
     user: UserRecord | undefined,
     key: string | undefined,
   ): Promise<Principal> {
-    const slot = await this.store.reserveLogin(username, source, this.options.lockout).catch((error) => {
-      // With the database away, a user seen before may still log in (status must answer during an
-      // outage), uncounted until the database is back.
-      if (user && error instanceof ApiError && error.status === 503) return { allowed: true as const };
-      throw error;
-    });
-    if (!slot.allowed) throw tooManyLogins(username, slot.waitSeconds);
-    this.dummyHash ??= hashPassword(sha256Hex(String(Math.random())));
-    const right = await verifyPassword(password, user?.passwordHash ?? (await this.dummyHash));
-    if (!user || !right) throw unauthorized('Authentication failed: wrong username or password');
-    await this.store.clearLogins(username, source).catch(() => {});
+    const rule = this.options.lockout;
+    const state = user ? await this.storedState(username, source) : this.strangerState(source);
+    if (state.waitSeconds > 0) throw tooManyLogins(username, state.waitSeconds);
+    // No more checks at once than failures left before the waits (at least one once a wait is over).
+    // Unknown names count per source, whatever the name: random names share one allowance.
+    const flying = user ? `${username}\0${source}` : `\0${source}`;
+    const running = this.attempting.get(flying) ?? 0;
+    if (running >= Math.max(1, rule.attempts - state.failures)) throw tooManyLogins(username, 1);
+    this.attempting.set(flying, running + 1);
+    let right: boolean;
+    try {
+      right = await this.gate.run(async () => {
+        this.dummyHash ??= hashPassword(sha256Hex(String(Math.random())));
+        return verifyPassword(password, user?.passwordHash ?? (await this.dummyHash));
+      });
+    } finally {
+      const left = (this.attempting.get(flying) ?? 1) - 1;
+      if (left > 0) this.attempting.set(flying, left);
+      else this.attempting.delete(flying);
+    }
+    if (!user || !right) {
+      if (user) {
+        // With the database away the failure goes uncounted: a known user's check still ran at most
+        // `attempts` at a time.
+        await this.store.recordFailure(username, source, rule).catch(() => {});
+      } else this.strangerFailed(source);
+      throw unauthorized('Authentication failed: wrong username or password');
+    }
+    if (state.failures > 0) await this.store.clearLogins(username, source).catch(() => {});
+    const noted = this.loggedIn.get(username) ?? 0;
+    if (this.now() - noted > NOTE_LOGIN_MS) {
+      this.loggedIn.set(username, this.now());
+      void this.store.noteLogin(username).catch(() => {});
+    }
     this.verified.set(key!, this.now());
     if (this.verified.size > 10_000) this.verified.clear();
     return { username: user.username, role: user.role, via: 'password' };
+  }
+
+  /** A known user's failures from this source; with the database away, none (a read that failed). */
+  private async storedState(username: string, source: string) {
+    return this.store.loginState(username, source).catch((error: unknown) => {
+      if (error instanceof ApiError && error.status === 503) return { failures: 0, waitSeconds: 0 };
+      throw error;
+    });
+  }
+
+  private strangerState(source: string): { failures: number; waitSeconds: number } {
+    const entry = this.strangers.get(source);
+    if (!entry) return { failures: 0, waitSeconds: 0 };
+    return {
+      failures: entry.failures,
+      waitSeconds: Math.max(0, Math.ceil((entry.next - this.now()) / 1000)),
+    };
+  }
+
+  private strangerFailed(source: string): void {
+    const entry = this.strangers.get(source) ?? { failures: 0, next: 0 };
+    entry.failures += 1;
+    entry.next = this.now() + throttleDelay(entry.failures, this.options.lockout) * 1000;
+    // Re-inserted, so the oldest entry is the one least recently failed.
+    this.strangers.delete(source);
+    if (this.strangers.size >= MAX_STRANGER_SOURCES)
+      this.strangers.delete(this.strangers.keys().next().value!);
+    this.strangers.set(source, entry);
   }
 }
 

@@ -17,38 +17,45 @@ const toUser = (row: UserRow): UserRecord => ({
   role: row.role,
 });
 
+let failuresRecorded = 0;
+
 export function pgAuthStore(db: Database): AuthStore {
   return {
     async getUser(username) {
       const { rows } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
       return rows[0] && toUser(rows[0]);
     },
-    async reserveLogin(username, source, rule) {
-      // Under the row's lock, so that parallel attempts (on any manager) are counted one by one: an
-      // attempt is counted as failed before its password is checked, and cleared when it was right.
-      return db.transaction(async (client) => {
-        await client.query(
-          'INSERT INTO login_throttle (username, source) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-          [username, source],
-        );
-        const { rows } = await client.query<{ failures: number; wait: number }>(
-          `SELECT failures, extract(epoch FROM next_allowed_at - now())::float AS wait
-             FROM login_throttle WHERE username = $1 AND source = $2 FOR UPDATE`,
-          [username, source],
-        );
-        const wait = rows[0]?.wait ?? 0;
-        if (wait > 0) return { allowed: false, waitSeconds: Math.ceil(wait) };
-        await client.query(
-          `UPDATE login_throttle SET failures = failures + 1,
-             next_allowed_at = now() + make_interval(secs => $3)
-           WHERE username = $1 AND source = $2`,
-          [username, source, throttleDelay((rows[0]?.failures ?? 0) + 1, rule)],
-        );
-        return { allowed: true };
-      });
+    async loginState(username, source) {
+      const { rows } = await db.query<{ failures: number; wait: number }>(
+        `SELECT failures, extract(epoch FROM next_allowed_at - now())::float AS wait
+           FROM login_throttle WHERE username = $1 AND source = $2`,
+        [username, source],
+      );
+      return { failures: rows[0]?.failures ?? 0, waitSeconds: Math.max(0, Math.ceil(rows[0]?.wait ?? 0)) };
+    },
+    async recordFailure(username, source, rule) {
+      // Counted in one statement, so that failures on any manager at once are each counted; the wait
+      // then follows from the count this failure made.
+      const { rows } = await db.query<{ failures: number }>(
+        `INSERT INTO login_throttle AS t (username, source, failures) VALUES ($1, $2, 1)
+         ON CONFLICT (username, source) DO UPDATE SET failures = t.failures + 1
+         RETURNING failures`,
+        [username, source],
+      );
+      await db.query(
+        `UPDATE login_throttle SET next_allowed_at = now() + make_interval(secs => $3)
+         WHERE username = $1 AND source = $2`,
+        [username, source, throttleDelay(rows[0]?.failures ?? 1, rule)],
+      );
+      // Streaks nobody continued for a day are forgotten, now and then (a bounded table).
+      if (++failuresRecorded % 100 === 0) {
+        await db.query("DELETE FROM login_throttle WHERE next_allowed_at < now() - interval '1 day'");
+      }
     },
     async clearLogins(username, source) {
       await db.query('DELETE FROM login_throttle WHERE username = $1 AND source = $2', [username, source]);
+    },
+    async noteLogin(username) {
       await db.query('UPDATE users SET last_login_at = now() WHERE username = $1', [username]);
     },
     async getToken(id) {
