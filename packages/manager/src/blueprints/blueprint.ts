@@ -2,7 +2,7 @@
  * Blueprints: the YAML a user uploads, validated (node types, relationship targets, no cycles) and
  * turned into a plan with the order in which the worker installs the node templates.
  */
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { checkBounds, tooLarge } from '../api/bounds.ts';
 import { ApiError, invalidBlueprint } from '../api/errors.ts';
@@ -103,16 +103,46 @@ export function installOrder(targets: Record<string, readonly string[]>): string
 }
 
 /**
- * A blueprint's bounds. The YAML parser checks key uniqueness in time quadratic in the keys of a
- * mapping (30,000 keys took 14 s, all of it on the event loop): the text is capped, and so is the
- * count of lines that can hold a key, before parsing. Aliases count as copies towards the size.
+ * A blueprint's bounds. The YAML parser's own check of key uniqueness takes time quadratic in the keys
+ * of a mapping (30,000 keys took 14 s, all of it on the event loop; a one-line flow mapping hides them
+ * from any count of lines): it is turned off, and keys are counted and checked for duplicates here,
+ * once each, on the parsed document. The text is capped before parsing; aliases count as copies.
  */
 export const BLUEPRINT_LIMITS = {
   maxBytes: 1024 * 1024,
-  maxKeyLines: 2_000,
+  maxKeys: 2_000,
   maxDepth: 64,
   maxChars: 2 * 1024 * 1024,
 };
+
+/** Counts every mapping key of the document (a 413 past the limit) and refuses a duplicate key. */
+function checkKeys(document: Document.Parsed): void {
+  let keys = 0;
+  const stack: unknown[] = [document.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        if (++keys > BLUEPRINT_LIMITS.maxKeys) {
+          throw tooLarge(`the blueprint has more than ${BLUEPRINT_LIMITS.maxKeys} keys (the limit)`);
+        }
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          const line = isScalar(pair.key) && pair.key.range ? lineOf(document, pair.key.range[0]) : undefined;
+          throw invalidBlueprint(
+            `the blueprint is not valid YAML${line ? ` at line ${line}` : ''}: the key '${String(key)}' appears twice in one mapping`,
+          );
+        }
+        seen.add(key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) stack.push(...node.items);
+  }
+}
+
+const lineOf = (document: Document.Parsed, offset: number) =>
+  (document.toString().slice(0, offset).match(/\n/g)?.length ?? 0) + 1;
 
 /**
  * `files`: the paths in the blueprint's archive (relative to the folder of its main YAML), which
@@ -122,14 +152,14 @@ export function parseBlueprint(text: string, files?: ReadonlySet<string>): Bluep
   if (Buffer.byteLength(text) > BLUEPRINT_LIMITS.maxBytes) {
     throw tooLarge(`the blueprint YAML is larger than ${BLUEPRINT_LIMITS.maxBytes} bytes (the limit)`);
   }
-  const keyLines = text.match(/^[ \t-]*[^\s#-][^\n]*:(?:[ \t]|$)/gm)?.length ?? 0;
-  if (keyLines > BLUEPRINT_LIMITS.maxKeyLines) {
-    throw tooLarge(`the blueprint has ${keyLines} keys; the limit is ${BLUEPRINT_LIMITS.maxKeyLines}`);
-  }
   let document: unknown;
   try {
-    document = parseYaml(text, { maxAliasCount: 100 });
+    const parsed = parseDocument(text, { uniqueKeys: false });
+    if (parsed.errors[0]) throw parsed.errors[0];
+    checkKeys(parsed);
+    document = parsed.toJS({ maxAliasCount: 100 });
   } catch (error) {
+    if (error instanceof ApiError) throw error;
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
     throw invalidBlueprint(
       `the blueprint is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`,
@@ -208,16 +238,13 @@ function checkPlanFunctions(
   nodes: BlueprintPlan['nodes'],
   outputs: Record<string, unknown>,
 ): void {
-  const shape: BlueprintShape = { inputs, nodes };
+  const shape: BlueprintShape = { inputs, nodes, checked: new Set() };
   for (const [name, node] of Object.entries(nodes)) {
     for (const [key, value] of Object.entries(node.properties)) {
-      checkFunctions(
-        value,
-        `node_templates.${name}.properties.${key}`,
-        { self: name, inProperties: true },
-        shape,
-        [`${name}.properties.${key}`],
-      );
+      const path = `${name}.properties.${key}`;
+      if (shape.checked!.has(path)) continue; // followed already, from a reference to it
+      checkFunctions(value, `node_templates.${path}`, { self: name, inProperties: true }, shape, [path]);
+      shape.checked!.add(path);
     }
     for (const [op, spec] of Object.entries(node.operations ?? {})) {
       checkFunctions(spec.inputs, `node_templates.${name}.interfaces.${op}.inputs`, { self: name }, shape);

@@ -42,6 +42,11 @@ export interface Scope {
 export interface BlueprintShape {
   inputs: Record<string, unknown>;
   nodes: Record<string, { properties: Record<string, unknown> }>;
+  /**
+   * Properties already followed to their end without a problem (`node.properties.name`): each is
+   * followed once, so chains of references that fan out cost linear time, not exponential.
+   */
+  checked?: Set<string>;
 }
 
 type Path = (string | number)[];
@@ -135,8 +140,9 @@ export function checkFunctions(
       if (call.name === 'get_property' && !(String(property) in properties)) {
         throw invalidBlueprint(`${at}: node template '${node}' has no property '${String(property)}'`);
       }
-      // Follow the referenced property first: its own functions must not lead back here.
-      if (String(property) in properties) {
+      // Follow the referenced property first: its own functions must not lead back here. One followed
+      // to its end before cannot lead back either (it would have come back to itself then).
+      if (String(property) in properties && !shape.checked?.has(key)) {
         checkFunctions(
           properties[String(property)],
           `node_templates.${key}`,
@@ -144,6 +150,7 @@ export function checkFunctions(
           shape,
           [...visiting, key],
         );
+        shape.checked?.add(key);
       }
       if (call.name === 'get_attribute' && scope.inProperties) {
         throw invalidBlueprint(
@@ -176,16 +183,33 @@ function dig(value: unknown, path: Path, what: string): unknown {
   return current;
 }
 
+/** Work one evaluation may do at most: a blueprint's references cannot make an operation spin. */
+export const MAX_EVALUATION_STEPS = 100_000;
+
+interface Evaluation {
+  steps: number;
+  /** Each referenced property resolved once per evaluation (`get_property:node.name`). */
+  resolved: Map<string, unknown>;
+}
+
 /** Evaluates every function in `value`; the result holds none. */
-export function evaluate(value: unknown, scope: Scope, values: Values, depth = 0): unknown {
+export function evaluate(
+  value: unknown,
+  scope: Scope,
+  values: Values,
+  depth = 0,
+  run: Evaluation = { steps: 0, resolved: new Map() },
+): unknown {
   if (depth > 32) throw new FunctionError('functions nest deeper than 32 levels');
+  if (++run.steps > MAX_EVALUATION_STEPS) {
+    throw new FunctionError(`evaluating takes more than ${MAX_EVALUATION_STEPS} steps`);
+  }
+  const next = (item: unknown, itemScope: Scope = scope) => evaluate(item, itemScope, values, depth + 1, run);
   const call = callOf(value);
   if (!call || 'unknown' in call) {
-    if (Array.isArray(value)) return value.map((item) => evaluate(item, scope, values, depth + 1));
+    if (Array.isArray(value)) return value.map((item) => next(item));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.entries(value).map(([key, item]) => [key, evaluate(item, scope, values, depth + 1)]),
-      );
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, next(item)]));
     }
     return value;
   }
@@ -205,7 +229,7 @@ export function evaluate(value: unknown, scope: Scope, values: Values, depth = 0
       return dig(values.inputs[String(args[0])], args.slice(1), `get_input ${String(args[0])}`);
     case 'concat':
       return args
-        .map((item) => evaluate(item, scope, values, depth + 1))
+        .map((item) => next(item))
         .map((item) =>
           typeof item === 'object' && item !== null ? JSON.stringify(item) : String(item ?? ''),
         )
@@ -215,10 +239,13 @@ export function evaluate(value: unknown, scope: Scope, values: Values, depth = 0
       const name = node(args[0]);
       if (!name) throw new FunctionError(`${call.name}: ${String(args[0])} has no meaning here`);
       const property = String(args[1]);
-      const runtime = call.name === 'get_attribute' ? values.runtime(name) : {};
-      const raw = property in runtime ? runtime[property] : values.properties(name)[property];
-      const resolved = evaluate(raw, { self: name }, values, depth + 1);
-      return dig(resolved, args.slice(2), `${call.name} ${name}.${property}`);
+      const key = `${call.name}:${name}.${property}`;
+      if (!run.resolved.has(key)) {
+        const runtime = call.name === 'get_attribute' ? values.runtime(name) : {};
+        const raw = property in runtime ? runtime[property] : values.properties(name)[property];
+        run.resolved.set(key, next(raw, { self: name }));
+      }
+      return dig(run.resolved.get(key), args.slice(2), `${call.name} ${name}.${property}`);
     }
   }
 }
