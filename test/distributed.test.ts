@@ -284,6 +284,30 @@ describe('the distributed cluster (compose, one host)', () => {
   });
 
   // Last: the cluster's credentials change under it.
+  it('answers a flood of failed logins from one address at the load balancer, then serves that address again', async () => {
+    const stranger = client(cluster.url, {
+      authorization: `Basic ${Buffer.from('nobody-here:wrong').toString('base64')}`,
+    });
+    const answers: { status: number; text: string }[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        for (let i = 0; i < 20; i++) answers.push(await stranger.get(`${API}/version`));
+      }),
+    );
+    // Every one refused; past 100 failures in 10 s, by the load balancer itself, in the API's format.
+    expect(answers.every((a) => a.status === 401 || a.status === 429)).toBe(true);
+    const atLb = answers.filter((a) => a.text.includes('too many failed logins from this address'));
+    expect(atLb.length).toBeGreaterThan(0);
+    expect(JSON.parse(atLb[0]!.text)).toMatchObject({ error_code: 'too_many_login_attempts_error' });
+    // Once the rate falls, the address is served again (the admin from it included).
+    await eventually(
+      'the address to be served again',
+      async () => ((await cluster.api.get(`${API}/version`)).status === 200 ? true : undefined),
+      60_000,
+      1_000,
+    );
+  });
+
   it('takes new credentials over on its data (cosmo down, new secret files, cosmo up): every member, data kept', async () => {
     const before = (await cluster.api.get(`${API}/blueprints?_size=1`)).body.metadata.pagination.total;
     const oldApi = cluster.api;
