@@ -27,7 +27,6 @@ import {
   removeProject,
   startCluster,
 } from './support/cluster.ts';
-import { eventually } from './support/stack.ts';
 
 const run = promisify(execFile);
 const DIST = 'cosmo-itest-extd';
@@ -304,17 +303,12 @@ describe('a manager refuses an external service whose certificate it cannot veri
         COSMO_MQ_CA_FILE: '/tls/ca.pem',
         ...env,
       })
+      // Never healthy (that is the point): started once its log shows the refusal.
+      .withWaitStrategy(Wait.forLogMessage(expected))
+      .withStartupTimeout(60_000)
       .start();
     try {
-      const logs = () =>
-        docker
-          .getContainer(container.getId())
-          .logs({ stdout: true, stderr: true })
-          .then((b) => b.toString());
-      return await eventually('the refusal in the log', async () => {
-        const text = await logs();
-        return expected.test(text) ? text : undefined;
-      });
+      return (await docker.getContainer(container.getId()).logs({ stdout: true, stderr: true })).toString();
     } finally {
       await container.stop({ timeout: 1 });
     }

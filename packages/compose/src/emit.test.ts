@@ -118,6 +118,29 @@ describe('distributed cluster files', () => {
     for (const mount of composeMounts) expect(mount).not.toHaveProperty('mode');
   });
 
+  it('drops every capability but those each image needs, with no new privileges and a process limit in compose', () => {
+    for (const [name, svc] of Object.entries(compose.services as Record<string, Record<string, unknown>>)) {
+      expect(svc.cap_drop, name).toEqual(['ALL']);
+      expect(svc.security_opt, name).toEqual(['no-new-privileges:true']);
+      expect(svc.pids_limit, name).toBeGreaterThan(0);
+    }
+    expect(compose.services.lb.cap_add).toBeUndefined();
+    expect(compose.services.db1.cap_add).toEqual([
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'FOWNER',
+      'SETUID',
+      'SETGID',
+      'KILL',
+    ]);
+    // The stack: the same capabilities; security_opt and pids_limit are keys docker stack deploy ignores.
+    for (const svc of Object.values(swarm.services as Record<string, Record<string, unknown>>)) {
+      expect(svc.cap_drop).toEqual(['ALL']);
+      expect(svc.security_opt).toBeUndefined();
+      expect(svc.pids_limit).toBeUndefined();
+    }
+  });
+
   it('compose: one service per manager, all answering to the name manager', () => {
     expect(Object.keys(compose.services)).toEqual([
       'db1',

@@ -55,6 +55,14 @@ function service(svc: ServicePlan, keys: TargetKeys, instance: string): Record<s
     retries: svc.healthcheck.retries,
     start_period: seconds(svc.healthcheck.startPeriodSeconds),
   };
+  if (svc.privileges) {
+    out.cap_drop = ['ALL'];
+    if (svc.privileges.capabilities.length > 0) out.cap_add = [...svc.privileges.capabilities];
+    if (keys.securityOpt) {
+      out.security_opt = ['no-new-privileges:true'];
+      out.pids_limit = svc.privileges.pidsLimit;
+    }
+  }
   if (keys.stopGracePeriod) out.stop_grace_period = seconds(svc.stopGracePeriodSeconds);
   if (keys.restart) out.restart = svc.restart;
   if (keys.containerResources) {

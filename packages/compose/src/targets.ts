@@ -28,6 +28,12 @@ export interface TargetKeys {
    * Compose binds the operator's 0600 files as they are.
    */
   secretAccess?: { uid: string; gid: string; mode: number };
+  /**
+   * `security_opt: [no-new-privileges:true]` and `pids_limit`: compose has both; `docker stack
+   * deploy` ignores security_opt (set `"no-new-privileges": true` in each engine's daemon.json
+   * instead) and its stack format has no process limit (dockerd's default-pids-limit applies).
+   */
+  securityOpt: boolean;
   /** A top-level `name:` (the compose project name), so plain `docker compose up` in its folder works. */
   projectName: boolean;
   /** How the header tells a reader to run the file; `<name>` is the project's name. */
@@ -43,6 +49,7 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     deploy: false,
     containerResources: true,
     hostIp: true,
+    securityOpt: true,
     expandReplicas: true,
     instanceName: (name, i) => `${name}${i}`,
     projectName: true,
@@ -61,6 +68,7 @@ export const TARGET_KEYS: Record<Target, TargetKeys> = {
     hostIp: false,
     publishMode: 'host',
     secretAccess: { uid: '0', gid: '0', mode: 0o400 },
+    securityOpt: false,
     expandReplicas: false,
     instanceName: (name) => `${name}{{.Task.Slot}}`,
     projectName: false,

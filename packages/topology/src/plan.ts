@@ -57,7 +57,37 @@ export interface ServicePlan {
   /** Swarm: the node label that must be `true` on the node this service runs on. */
   nodeLabel?: string;
   labels: Record<string, string>;
+  /**
+   * Least privilege: every capability dropped but these (what its image's entrypoint needs), no new
+   * privileges through setuid binaries, and at most this many processes. Filled from
+   * IMAGE_PRIVILEGES by the planner, for every mode alike.
+   */
+  privileges?: ImagePrivileges;
 }
+
+export interface ImagePrivileges {
+  capabilities: string[];
+  pidsLimit: number;
+}
+
+/**
+ * What each image's entrypoint needs, as root, before it hands its services to their own users:
+ * CHOWN and FOWNER to give them their folders and private copies of secrets, DAC_OVERRIDE to read
+ * the operator's 0600 secret files (owned by whoever wrote them), SETUID/SETGID to become those users
+ * (the manager keeps them, with KILL, to run and end each operation's script as a user of its own,
+ * and those scripts start with none). The load balancer runs as haproxy from the start: nothing.
+ */
+export const IMAGE_PRIVILEGES: Record<string, ImagePrivileges> = {
+  aio: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 4096 },
+  node: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 4096 },
+  manager: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 2048 },
+  db: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 1024 },
+  rabbitmq: {
+    capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
+    pidsLimit: 1024,
+  },
+  lb: { capabilities: [], pidsLimit: 256 },
+};
 
 export interface Plan {
   name: string;
