@@ -24,6 +24,16 @@ export interface ImageSpec {
    * build arg `<NAME>_IMAGE`, and part of this image's inputs hash.
    */
   uses?: string[];
+  /**
+   * A test fixture, not part of the platform: built and pushed only when named (`cosmo images build
+   * swarm-host`), never by a plain `cosmo images build` or `push`. Says why it must not run in production.
+   */
+  testFixture?: string;
+}
+
+/** The images a build or push without names means: the platform's, not the test fixtures. */
+export function platformImages(catalogue: Catalogue): string[] {
+  return catalogue.images.filter((image) => !image.testFixture).map((image) => image.name);
 }
 
 /** Every catalogue image an image needs built before it: its parent and the images it copies from. */
@@ -38,9 +48,6 @@ export interface Catalogue {
 }
 
 export const DEFAULT_PREFIX = 'cosmo';
-
-/** The tag of the base image; every other image is built on it. */
-export const BASE_TAG = 'trixie';
 
 export const defaultCatalogue: Catalogue = {
   prefix: DEFAULT_PREFIX,
@@ -128,6 +135,8 @@ export const defaultCatalogue: Catalogue = {
       parent: { kind: 'image', name: 'base' },
       buildArgs: {},
       description: 'A Docker engine in a container: the hosts of the multi-host Swarm tests',
+      testFixture:
+        'privileged, with the Docker API on plain tcp 2375: root on its host for anyone who reaches it',
     },
   ],
 };

@@ -2,9 +2,9 @@
  * The build graph: which images a request needs and in what order. Images in one level do not
  * depend on each other and may build concurrently; every level depends only on earlier ones.
  */
-import { type Catalogue, dependencies, findImage, type ImageSpec } from './catalogue.ts';
+import { type Catalogue, dependencies, findImage, type ImageSpec, platformImages } from './catalogue.ts';
 
-/** The requested images plus every catalogue image they are built FROM. */
+/** The requested images (none: the platform's, not the test fixtures) plus every image they are built FROM. */
 export function closure(catalogue: Catalogue, names: readonly string[]): ImageSpec[] {
   const wanted = new Map<string, ImageSpec>();
   const visit = (name: string, path: string[]): void => {
@@ -16,7 +16,7 @@ export function closure(catalogue: Catalogue, names: readonly string[]): ImageSp
     for (const dependency of dependencies(spec)) visit(dependency, [...path, name]);
     wanted.set(name, spec);
   };
-  const requested = names.length > 0 ? names : catalogue.images.map((image) => image.name);
+  const requested = names.length > 0 ? names : platformImages(catalogue);
   for (const name of requested) visit(name, []);
   return [...wanted.values()];
 }

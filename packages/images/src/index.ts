@@ -2,13 +2,13 @@
 export { aptMirror, parseAptSources } from './apt-mirror.ts';
 export { type BuildOptions, type BuiltImage, buildImages, imageLabels } from './build.ts';
 export {
-  BASE_TAG,
   type Catalogue,
   DEFAULT_PREFIX,
   defaultCatalogue,
   findImage,
   type ImageSpec,
   type Parent,
+  platformImages,
   repository,
 } from './catalogue.ts';
 export { type ContextFile, listContext, packContext } from './context.ts';

@@ -160,17 +160,6 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  /** The hosts of a clustered mode (compact: 3; distributed: 9 or more). */
-  nodes: z
-    .array(
-      z.strictObject({
-        name: name('node name'),
-        address: z
-          .string({ error: (issue) => `${JSON.stringify(issue.input)} is not a host name or address` })
-          .min(1),
-      }),
-    )
-    .optional(),
   /**
    * Services the platform uses but does not run (a managed PostgreSQL, a hosted RabbitMQ): the
    * cluster then emits no database (or queue) members, and its managers connect to these.

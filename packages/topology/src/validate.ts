@@ -63,9 +63,6 @@ export function parseConfig(text: string, source = 'cosmo.yaml'): CosmoConfig {
   }
   const config = result.data;
   const problems: string[] = [...externalInAio];
-  if (config.mode === 'aio' && config.nodes) {
-    problems.push('nodes: the aio mode runs on one host; nodes are for the compact and distributed modes');
-  }
   const db = config.external?.db;
   if (db?.sslmode.startsWith('verify') && !db.ca_file) {
     problems.push(

@@ -3,7 +3,7 @@
  * each image to a registry and prints the digest it got, the name stacks use (`name@sha256:…`).
  */
 import { existsSync } from 'node:fs';
-import { connectDocker, defaultCatalogue } from '@cosmo/images';
+import { connectDocker, defaultCatalogue, platformImages } from '@cosmo/images';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { checkImageNames, ensureImages } from '../local-images.ts';
@@ -42,7 +42,8 @@ export function registerImagesPush(images: Command): void {
       checkRegistry(registry, '--registry');
       const say = (line: string) => (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
       const docker = await connectDocker();
-      const wanted = names.length > 0 ? names : defaultCatalogue.images.map((image) => image.name);
+      // Without names, the platform's images: a test fixture is pushed only when named.
+      const wanted = names.length > 0 ? names : platformImages(defaultCatalogue);
       const built = await ensureImages(docker, wanted, say);
       const pushed = await pushAll(
         docker,
