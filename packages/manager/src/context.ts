@@ -2,7 +2,7 @@
 import type { Maintenance } from './api/maintenance.ts';
 import type { TrustedProxies } from './api/trusted-proxies.ts';
 import type { Authenticator } from './auth/auth.ts';
-import type { Queue } from './broker/queue.ts';
+import type { BrokerClient } from './broker/client.ts';
 import type { ManagerConfig } from './config.ts';
 import type { HealthMonitor } from './health/health.ts';
 import type { Logger } from './log.ts';
@@ -21,7 +21,7 @@ export interface VersionInfo {
 export interface AppContext {
   config: ManagerConfig;
   db: Database;
-  queue: Queue;
+  broker: BrokerClient;
   health: HealthMonitor;
   auth: Authenticator;
   maintenance: Maintenance;

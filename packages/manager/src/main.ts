@@ -9,7 +9,7 @@ import { createServer } from './api/server.ts';
 import { TrustedProxies } from './api/trusted-proxies.ts';
 import { Authenticator } from './auth/auth.ts';
 import { ensureAdmin, pgAuthStore } from './auth/users.ts';
-import { Queue } from './broker/queue.ts';
+import { BrokerClient } from './broker/client.ts';
 import { ConfigError, loadConfig, ROLES, type Role } from './config.ts';
 import type { AppContext, VersionInfo } from './context.ts';
 import { HealthMonitor } from './health/health.ts';
@@ -87,13 +87,13 @@ export async function main(argv: string[]): Promise<number> {
   });
   await ensureAdmin(db, config.admin.username, config.admin.password, log);
 
-  const queue = new Queue(config.mq, log);
-  const worker = role === 'rest' ? undefined : new Worker(db, queue, log, config);
+  const broker = new BrokerClient(config.mq, log);
+  const worker = role === 'rest' ? undefined : new Worker(db, broker, log, config);
   await worker?.start();
-  queue.start();
+  broker.start();
 
   const version = versionInfo();
-  const health = new HealthMonitor({ db, queue, worker, config, version: version.version, role, log });
+  const health = new HealthMonitor({ db, broker, worker, config, version: version.version, role, log });
   health.start();
 
   const auth = new Authenticator(pgAuthStore(db), { lockout: config.lockout });
@@ -103,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx: AppContext = {
     config,
     db,
-    queue,
+    broker,
     health,
     auth,
     maintenance: new Maintenance(db),
@@ -133,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   health.stop();
   proxies.stop();
   await app?.close();
-  await queue.close();
+  await broker.close();
   await db.end();
   return 0;
 }

@@ -1,2 +1,2 @@
 /** The message broker: one connection, publishers with confirms, consumers that come back. */
-export * from './queue.ts';
+export * from './client.ts';

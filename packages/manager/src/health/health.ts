@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { withTimeout } from '@cosmo/wait';
-import type { Queue } from '../broker/queue.ts';
+import type { BrokerClient } from '../broker/client.ts';
 import type { ManagerConfig, Role } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Database } from '../storage/db.ts';
@@ -53,7 +53,7 @@ async function addressOf(host: string): Promise<string> {
 
 export class HealthMonitor {
   private readonly db: Database;
-  private readonly queue: Queue;
+  private readonly broker: BrokerClient;
   private readonly worker: Worker | undefined;
   private readonly config: ManagerConfig;
   private readonly version: string;
@@ -72,7 +72,7 @@ export class HealthMonitor {
 
   constructor(options: {
     db: Database;
-    queue: Queue;
+    broker: BrokerClient;
     worker: Worker | undefined;
     config: ManagerConfig;
     version: string;
@@ -80,7 +80,7 @@ export class HealthMonitor {
     log: Logger;
   }) {
     this.db = options.db;
-    this.queue = options.queue;
+    this.broker = options.broker;
     this.worker = options.worker;
     this.config = options.config;
     this.version = options.version;
@@ -95,14 +95,16 @@ export class HealthMonitor {
 
   async check(): Promise<NodeHealth> {
     const broker = {
-      ok: this.queue.connected,
-      ...(this.queue.connectedHost ? { host: this.queue.connectedHost.host } : {}),
+      ok: this.broker.connected,
+      ...(this.broker.connectedHost ? { host: this.broker.connectedHost.host } : {}),
     };
     const worker = {
       enabled: this.worker !== undefined,
-      ok: this.queue.consumersActive,
+      ok: this.broker.consumersActive,
       active: this.worker?.active ?? 0,
-      ...(this.queue.consumerError && !this.queue.consumersActive ? { error: this.queue.consumerError } : {}),
+      ...(this.broker.consumerError && !this.broker.consumersActive
+        ? { error: this.broker.consumerError }
+        : {}),
     };
     const health: NodeHealth = { db: { ok: false }, broker, worker, checkedAt: new Date().toISOString() };
     try {
@@ -140,7 +142,7 @@ export class HealthMonitor {
     void this.check();
     // A broker (re)connection or consumer change shows at once, not after the next tick or the
     // cluster-status cache's second.
-    this.queue.onChange(() => {
+    this.broker.onChange(() => {
       void this.check().then(() => {
         this.cluster = undefined;
       });
@@ -350,7 +352,9 @@ export class HealthMonitor {
     const { mq } = this.config;
     if (mq.external) return { is_external: true, status: this.local.broker.ok ? 'OK' : 'Fail' };
     const results = await Promise.all(
-      mq.hosts.map(async (host) => [host, await this.queue.probe(host), await addressOf(host.host)] as const),
+      mq.hosts.map(
+        async (host) => [host, await this.broker.probe(host), await addressOf(host.host)] as const,
+      ),
     );
     const nodes: Record<string, ClusterNode> = {};
     for (const [host, probe, ip] of results) {

@@ -10,7 +10,7 @@ import type amqp from 'amqplib';
 import { ApiError } from '../api/errors.ts';
 import { CANCELLING_STATUSES, type ExecutionRow, TERMINAL_STATUSES } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
-import { DEAD_EXECUTIONS_QUEUE, EXECUTIONS_QUEUE, type Queue } from '../broker/queue.ts';
+import { type BrokerClient, DEAD_EXECUTIONS_QUEUE, EXECUTIONS_QUEUE } from '../broker/client.ts';
 import type { ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
@@ -59,21 +59,21 @@ async function recordEvent(
 
 export class Worker {
   private readonly db: Database;
-  private readonly queue: Queue;
+  private readonly broker: BrokerClient;
   private readonly log: Logger;
   private readonly config: ManagerConfig;
   active = 0;
 
-  constructor(db: Database, queue: Queue, log: Logger, config: ManagerConfig) {
+  constructor(db: Database, broker: BrokerClient, log: Logger, config: ManagerConfig) {
     this.db = db;
-    this.queue = queue;
+    this.broker = broker;
     this.log = log;
     this.config = config;
   }
 
   async start(): Promise<void> {
-    await this.queue.consume(EXECUTIONS_QUEUE, 4, (message, channel) => this.handle(message, channel));
-    await this.queue.consume(DEAD_EXECUTIONS_QUEUE, 1, (message, channel) =>
+    await this.broker.consume(EXECUTIONS_QUEUE, 4, (message, channel) => this.handle(message, channel));
+    await this.broker.consume(DEAD_EXECUTIONS_QUEUE, 1, (message, channel) =>
       this.handleDead(message, channel),
     );
   }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { EXECUTIONS_QUEUE } from '../../broker/queue.ts';
+import { EXECUTIONS_QUEUE } from '../../broker/client.ts';
 import type { AppContext } from '../../context.ts';
 import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
@@ -120,7 +120,7 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
       return rows[0]!;
     });
     try {
-      await ctx.queue.publish(EXECUTIONS_QUEUE, { execution_id: id });
+      await ctx.broker.publish(EXECUTIONS_QUEUE, { execution_id: id });
     } catch (error) {
       await ctx.db
         .query("UPDATE executions SET status = 'failed', error = $2, ended_at = now() WHERE id = $1", [

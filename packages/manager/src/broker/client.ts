@@ -29,7 +29,7 @@ interface Consumer {
   handler: Handler;
 }
 
-export class Queue {
+export class BrokerClient {
   private readonly config: ManagerConfig['mq'];
   private readonly log: Logger;
   private connection: amqp.ChannelModel | undefined;
