@@ -12,6 +12,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { DockerComposeEnvironment, GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, startAio } from './support/aio.ts';
 import { type Client, client } from './support/api.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
@@ -21,27 +22,6 @@ const API = '/api/v3.1';
 const docker = new Docker();
 const BLUEPRINT =
   'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n  app: {type: t, relationships: [{type: r, target: vm}]}\n';
-
-async function startAio(volume: string, env: Record<string, string> = {}): Promise<StartedTestContainer> {
-  return new GenericContainer('cosmo/aio:latest')
-    .withEnvironment(env)
-    .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
-    .withExposedPorts(8080)
-    .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
-    .withStartupTimeout(180_000)
-    .start();
-}
-
-async function adminClient(container: StartedTestContainer): Promise<{ api: Client; password: string }> {
-  const { output, exitCode } = await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password']);
-  expect(exitCode).toBe(0);
-  const password = output.trim();
-  const url = `http://${container.getHost()}:${container.getMappedPort(8080)}`;
-  return {
-    api: client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` }),
-    password,
-  };
-}
 
 /** Runs a command in a folder; rejects with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<string> {

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { psql } from './support/aio.ts';
 import { cosmo } from './support/cli.ts';
 import {
   type Cluster,
@@ -47,22 +48,17 @@ let compact: Cluster;
  */
 async function makeCertificates(dir: string): Promise<void> {
   const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cosmo-test-ca'].concat([
-      '-keyout',
-      'other-ca.key',
-      '-out',
-      'other-ca.pem',
-    ]),
-  );
-  await openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cosmo-test-ca'].concat([
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-    ]),
-  );
+  const makeCa = (name: string) =>
+    openssl(
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cosmo-test-ca'].concat([
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+      ]),
+    );
+  await makeCa('other-ca');
+  await makeCa('ca');
   await openssl([
     'req',
     '-newkey',
@@ -243,20 +239,11 @@ describe('a distributed cluster on an external database and queue, over verified
   });
 
   it('talks TLS to both: PostgreSQL lists the managers’ connections as encrypted, RabbitMQ as amqps', async () => {
-    const ssl = await pgTls.exec(
-      [
-        'psql',
-        '-h',
-        '/run/postgresql',
-        '-U',
-        'postgres',
-        '-Atc',
-        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'cosmo' AND ssl",
-      ],
-      { user: 'postgres' },
+    const encrypted = await psql(
+      pgTls,
+      "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'cosmo' AND ssl",
     );
-    expect(ssl.exitCode, ssl.output).toBe(0);
-    expect(Number(ssl.output.trim())).toBeGreaterThanOrEqual(3);
+    expect(Number(encrypted)).toBeGreaterThanOrEqual(3);
     const connections = await mq.exec([
       'rabbitmqctl',
       'list_connections',

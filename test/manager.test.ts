@@ -7,6 +7,7 @@
 import Docker from 'dockerode';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { psql } from './support/aio.ts';
 import { type Client, client } from './support/api.ts';
 import { tarGz } from './support/blueprints.ts';
 import { eventually, finishedExecution, type Stack, startStack } from './support/stack.ts';
@@ -766,24 +767,7 @@ describe('failed logins', () => {
   });
 
   it('keeps the throttle table bounded under 100,000 failed logins with random names, and stays healthy', async () => {
-    const rows = async () => {
-      const out = await stack.db.exec(
-        [
-          'psql',
-          '-h',
-          '/run/postgresql',
-          '-U',
-          'postgres',
-          '-d',
-          'cosmo',
-          '-Atc',
-          'SELECT count(*) FROM login_throttle',
-        ],
-        { user: 'postgres' },
-      );
-      expect(out.exitCode, out.output).toBe(0);
-      return Number(out.output.trim());
-    };
+    const rows = async () => Number(await psql(stack.db, 'SELECT count(*) FROM login_throttle', 'cosmo'));
     const before = await rows();
     const statuses = new Map<number, number>();
     let next = 0;

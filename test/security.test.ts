@@ -6,9 +6,10 @@
  * same privilege attack in test/distributed.test.ts and test/compact.test.ts.
  */
 import Docker from 'dockerode';
-import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
+import type { StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, client } from './support/api.ts';
+import { adminClient, psql, startAio } from './support/aio.ts';
+import type { Client } from './support/api.ts';
 import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
 import { eventually } from './support/stack.ts';
 
@@ -56,16 +57,8 @@ describe('a blueprint script on the All-in-One', () => {
 
   beforeAll(async () => {
     await docker.createVolume({ Name: volume, Labels: { 'io.cosmo.test': 'security' } });
-    container = await new GenericContainer('cosmo/aio:latest')
-      .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
-      .withExposedPorts(8080)
-      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
-      .withStartupTimeout(180_000)
-      .start();
-    const password = (await exec(['cat', '/var/lib/cosmo/secrets/admin_password'])).trim();
-    api = client(`http://${container.getHost()}:${container.getMappedPort(8080)}`, {
-      authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
-    });
+    container = await startAio(volume);
+    ({ api } = await adminClient(container));
   });
 
   afterAll(async () => {
@@ -100,20 +93,11 @@ describe('a blueprint script on the All-in-One', () => {
   });
 
   it("gives the manager's database role and broker user no more than they need", async () => {
-    const role = await container.exec(
-      [
-        'psql',
-        '-h',
-        '/run/postgresql',
-        '-U',
-        'postgres',
-        '-Atc',
-        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, (SELECT count(*) FROM pg_auth_members WHERE member = r.oid) FROM pg_roles r WHERE rolname = 'cosmo'",
-      ],
-      { user: 'postgres' },
+    const role = await psql(
+      container,
+      "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, (SELECT count(*) FROM pg_auth_members WHERE member = r.oid) FROM pg_roles r WHERE rolname = 'cosmo'",
     );
-    expect(role.exitCode, role.output).toBe(0);
-    expect(role.output.trim()).toBe('f|f|f|f|f|0');
+    expect(role).toBe('f|f|f|f|f|0');
     // One broker user, without the administrator tag (and no default guest user).
     const users = JSON.parse(await exec(['rabbitmqctl', '-q', 'list_users', '--formatter', 'json'])) as {
       user: string;
