@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from '@cosmo/wait';
 import Docker from 'dockerode';
 import { type Client, client } from './api.ts';
 import { cosmo } from './cli.ts';
@@ -147,7 +148,7 @@ export function startWriter(
         } else failed++;
       } catch {
         failed++;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
     }
   })();
@@ -309,7 +310,7 @@ export async function failPrimary(
   const writer = startWriter(cluster, prefix);
   let report: WriterReport | undefined;
   try {
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await sleep(2_000);
     writer.fault();
     await fault(cluster.container(primary));
     // Writes resume on the new primary.
@@ -319,7 +320,7 @@ export async function failPrimary(
       90_000,
       500,
     );
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await sleep(3_000);
   } finally {
     report = await writer.stop();
   }

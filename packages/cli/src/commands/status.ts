@@ -1,6 +1,7 @@
 /** `cosmo status`: the cluster status as a table of service, node, status and failures. */
 
 import { connectDocker } from '@cosmo/images';
+import { sleep } from '@cosmo/wait';
 import type { Command } from 'commander';
 import { clusterStatus, statusRows, table } from '../cluster.ts';
 import { containersSummary } from '../containers.ts';
@@ -43,7 +44,7 @@ export function registerStatus(program: Command): void {
           if (status.status === 'Fail') process.exitCode = 1;
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await sleep(2_000);
       }
     });
 }

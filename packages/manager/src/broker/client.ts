@@ -8,6 +8,7 @@
  * reason is kept for health.
  */
 import net from 'node:net';
+import { sleep } from '@cosmo/wait';
 import amqp from 'amqplib';
 import { unavailable } from '../api/errors.ts';
 import type { HostPort, ManagerConfig } from '../config.ts';
@@ -227,7 +228,7 @@ export class BrokerClient {
       } catch {
         // Short waits (a refused connection costs nothing): a broker that is starting or failing
         // over is usually back within seconds, and every 250 ms wasted shows in start-up time.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 250)));
+        await sleep(Math.min(50 * 2 ** attempt, 250));
       }
     }
   }

@@ -4,6 +4,8 @@
  * recorded as events, and retried as the blueprint (or the execution's task_retries /
  * task_retry_interval) says. Force-cancel and kill end the running script at once.
  */
+
+import { sleep } from '@cosmo/wait';
 import type { ExecutionRow } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
 import { evaluate, type Scope, type Values } from '../blueprints/functions.ts';
@@ -279,7 +281,7 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
     while (Date.now() < until) {
       const status = await run.status();
       if (status && status !== 'started' && status !== 'pending') return 'cancelled';
-      await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - Date.now())));
+      await sleep(Math.min(500, until - Date.now()));
     }
     await record(`${prefix}:retry`, 'task_rescheduled', `${what}: trying again after ${interval} s`, step);
   }

@@ -6,6 +6,8 @@
  * (that operation runs again, as in Cloudify). A message delivered twice changes nothing else: each
  * event is keyed, and finished executions are skipped.
  */
+
+import { sleep } from '@cosmo/wait';
 import type amqp from 'amqplib';
 import { ApiError } from '../api/errors.ts';
 import { CANCELLING_STATUSES, type ExecutionRow, TERMINAL_STATUSES } from '../api/resources.ts';
@@ -107,7 +109,7 @@ export class Worker {
         return;
       } catch (error) {
         if (!databaseAway(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await sleep(1_000);
       }
     }
   }
@@ -137,7 +139,7 @@ export class Worker {
             return 'done' as const;
           });
         if (outcome === 'done' || channelClosed) break;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await sleep(1_000);
       }
       if (channelClosed) return; // the broker redelivers it; the redelivery resumes where this stopped
       channel.ack(message);
@@ -211,8 +213,7 @@ export class Worker {
       if (execution.is_dry_run) {
         message = `${what}: dry run, ${step.spec ? `${step.spec.script} not run` : 'nothing to run'}`;
       } else if (!step.spec) {
-        if (this.config.stepDelayMs > 0)
-          await new Promise((resolve) => setTimeout(resolve, this.config.stepDelayMs));
+        if (this.config.stepDelayMs > 0) await sleep(this.config.stepDelayMs);
         message = `${what}: no implementation, nothing to run`;
       } else {
         try {
