@@ -40,12 +40,34 @@ export function revision(): string {
   }
 }
 
+type Stamped = BenchResult & { when: string; revision?: string; machine: string; previous?: Previous };
+/** The run before this one: its revision, date and each row's result, by the row's first cell. */
+interface Previous {
+  when: string;
+  revision: string;
+  results: Record<string, string | number>;
+}
+
 export async function record(result: BenchResult): Promise<void> {
-  const stamped = { ...result, when: new Date().toISOString(), revision: revision(), machine: machine() };
-  await writeFile(
-    path.join(BENCH_DIR, 'results', `${result.name}.json`),
-    `${JSON.stringify(stamped, null, 2)}\n`,
+  const file = path.join(BENCH_DIR, 'results', `${result.name}.json`);
+  // The last run's results stay beside the new ones (a change's cost shows in one table).
+  const before = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as Stamped,
+    () => undefined,
   );
+  const previous: Previous | undefined = before && {
+    when: before.when,
+    revision: before.revision ?? 'not recorded',
+    results: Object.fromEntries(before.rows.map((row) => [String(row[0]), row[1]!])),
+  };
+  const stamped: Stamped = {
+    ...result,
+    when: new Date().toISOString(),
+    revision: revision(),
+    machine: machine(),
+    ...(previous ? { previous } : {}),
+  };
+  await writeFile(file, `${JSON.stringify(stamped, null, 2)}\n`);
   const files = (await readdir(path.join(BENCH_DIR, 'results'))).filter((f) => f.endsWith('.json')).sort();
   const sections = [
     '# Benchmark results',
@@ -54,16 +76,18 @@ export async function record(result: BenchResult): Promise<void> {
     '',
   ];
   for (const file of files) {
-    const r = JSON.parse(await readFile(path.join(BENCH_DIR, 'results', file), 'utf8')) as BenchResult & {
-      when: string;
-      revision?: string;
-      machine: string;
-    };
+    const r = JSON.parse(await readFile(path.join(BENCH_DIR, 'results', file), 'utf8')) as Stamped;
     const measured = `revision ${r.revision ?? 'not recorded (measured before revisions were recorded)'}`;
     sections.push(`## ${r.title}`, '', `\`${r.command}\` — ${r.when}, ${measured}, ${r.machine}`, '');
-    sections.push(`| ${r.columns.join(' | ')} |`, `|${r.columns.map(() => '---').join('|')}|`);
-    for (const row of r.rows) sections.push(`| ${row.join(' | ')} |`);
+    const previous = r.previous;
+    const columns = previous ? [...r.columns, `previous run (revision ${previous.revision})`] : r.columns;
+    sections.push(`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`);
+    for (const row of r.rows) {
+      const cells = previous ? [...row, previous.results[String(row[0])] ?? '-'] : row;
+      sections.push(`| ${cells.join(' | ')} |`);
+    }
     sections.push('');
+    if (previous) sections.push(`- previous run: ${previous.when}, revision ${previous.revision}`);
     for (const note of r.notes ?? []) sections.push(`- ${note}`);
     if (r.notes?.length) sections.push('');
   }
