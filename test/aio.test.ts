@@ -243,10 +243,16 @@ describe('an All-in-One killed with SIGKILL (power loss, OOM kill)', () => {
     expect((await uploadArchive(api, 'bp', COUNTING_BLUEPRINT)).status).toBe(201);
     expect((await api.put(`${API}/deployments/dep`, { blueprint_id: 'bp' })).status).toBe(201);
     const id = await startExecution();
-    await eventually('the execution to be running', async () => {
-      const { body } = await api.get(`${API}/executions/${id}`);
-      return body.status === 'started' ? true : undefined;
-    });
+    // Killed once some operations have finished: a run that started over would run them again.
+    await eventually(
+      'two operations of the execution to have finished',
+      async () => {
+        const { body } = await api.get(`${API}/events?execution_id=${id}&event_type=operation_succeeded`);
+        return body.metadata.pagination.total >= 2 ? true : undefined;
+      },
+      60_000,
+      100,
+    );
     await hardKillAndStartAgain();
     await everyExecutionFinishes();
     // Counted by the scripts: the redelivered execution resumed, it did not start over. Every
