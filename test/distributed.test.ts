@@ -192,6 +192,20 @@ describe('the distributed cluster (compose, one host)', () => {
     expect((await api.put(`${API}/deployments/count`, { blueprint_id: 'count' })).status).toBe(201);
     // Every member holds the quorum queue before one is killed (members join it within seconds).
     await queueFullyReplicated(cluster, 'queue1');
+    // Its delivery limit and dead-letter queue come from the policy in cosmo/rabbitmq's definitions.
+    const queues = JSON.parse(
+      await execStdout(docker, `${NAME}-queue1-1`, [
+        'rabbitmqctl',
+        '-q',
+        'list_queues',
+        'name',
+        'policy',
+        '--formatter',
+        'json',
+      ]),
+    ) as { name: string; policy: string }[];
+    expect(queues.find((q) => q.name === 'cosmo.executions')?.policy).toBe('cosmo-executions');
+    expect(queues.map((q) => q.name)).toContain('cosmo.executions.dead');
     let acknowledged: string[];
     try {
       acknowledged = await submitDuring(api, 'count', async () => {
