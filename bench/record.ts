@@ -24,17 +24,29 @@ export function machine(): string {
   return `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}`;
 }
 
-/** The commit measured, `+changes` when the tree had uncommitted changes (such a figure is not the commit's). */
+/**
+ * The commit measured, `+changes` when the tree had uncommitted changes (such a figure is not the
+ * commit's). Results written by an earlier bench of the same session are not a change to the code.
+ */
 export function revision(): string {
   const git = (...args: string[]) =>
     execFileSync('git', args, {
-      cwd: BENCH_DIR,
+      cwd: path.dirname(BENCH_DIR),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   try {
     const commit = git('rev-parse', '--short=12', 'HEAD');
-    return git('status', '--porcelain', '--untracked-files=no') ? `${commit}+changes` : commit;
+    const changes = git(
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      '.',
+      ':!bench/results',
+      ':!bench/RESULTS.md',
+    );
+    return changes ? `${commit}+changes` : commit;
   } catch {
     return 'unknown (not a git checkout)';
   }
