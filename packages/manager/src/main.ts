@@ -98,8 +98,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const auth = new Authenticator(pgAuthStore(db), { lockout: config.lockout });
   const proxies = new TrustedProxies(config.trustProxy, log);
-  await proxies.refresh();
-  proxies.start();
+  await proxies.start();
   const ctx: AppContext = {
     config,
     db,

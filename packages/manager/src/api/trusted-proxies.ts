@@ -44,9 +44,10 @@ export class TrustedProxies {
     this.addresses = next;
   }
 
-  start(): void {
+  /** Resolves the names once (awaited: the first request already sees them), then every few seconds. */
+  async start(): Promise<void> {
     if (this.names.length === 0 || this.timer) return;
-    void this.refresh();
+    await this.refresh();
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.timer.unref();
   }

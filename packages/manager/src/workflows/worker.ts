@@ -7,7 +7,7 @@
  * event is keyed, and finished executions are skipped.
  */
 
-import { sleep } from '@cosmo/wait';
+import { sleep, waitFor } from '@cosmo/wait';
 import type amqp from 'amqplib';
 import { ApiError } from '../api/errors.ts';
 import { CANCELLING_STATUSES, type ExecutionRow, TERMINAL_STATUSES } from '../api/resources.ts';
@@ -102,16 +102,15 @@ export class Worker {
     if (!parsed) return;
     const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
     const reason = `its message was taken by a worker ${deliveries > 0 ? `${deliveries} times` : 'repeatedly'} and the worker died each time (the broker's delivery limit is spent); not run again`;
-    for (;;) {
-      try {
+    await waitFor(
+      `execution ${parsed.execution_id} to be failed`,
+      async () => {
         await this.fail(parsed.execution_id, new Error(reason));
-        channel.ack(message);
-        return;
-      } catch (error) {
-        if (!databaseAway(error)) throw error;
-        await sleep(1_000);
-      }
-    }
+        return true;
+      },
+      { delayMs: 1_000, onError: (error) => (databaseAway(error) ? 'retry' : 'throw') },
+    );
+    channel.ack(message);
   }
 
   private async handle(message: amqp.ConsumeMessage, channel: amqp.Channel): Promise<void> {
@@ -128,19 +127,22 @@ export class Worker {
       // manager) waits here until the first run ends, then finds the execution finished. While the
       // database is away the message stays with this worker, unacknowledged, and is tried again each
       // second: a requeue would spend the broker's delivery count, kept for workers that die.
-      for (;;) {
-        const outcome = await this.db
-          .withLock(`execution:${parsed.execution_id}`, () =>
-            this.run(parsed.execution_id, () => channelClosed),
-          )
-          .catch(async (error: unknown) => {
-            if (databaseAway(error)) return 'retry' as const;
-            await this.fail(parsed.execution_id, error).catch(() => {});
-            return 'done' as const;
-          });
-        if (outcome === 'done' || channelClosed) break;
-        await sleep(1_000);
-      }
+      await waitFor(
+        `execution ${parsed.execution_id} to run`,
+        async () => {
+          const outcome = await this.db
+            .withLock(`execution:${parsed.execution_id}`, () =>
+              this.run(parsed.execution_id, () => channelClosed),
+            )
+            .catch(async (error: unknown) => {
+              if (databaseAway(error)) return 'retry' as const;
+              await this.fail(parsed.execution_id, error).catch(() => {});
+              return 'done' as const;
+            });
+          return outcome === 'done' || channelClosed ? outcome : undefined;
+        },
+        { delayMs: 1_000 },
+      );
       if (channelClosed) return; // the broker redelivers it; the redelivery resumes where this stopped
       channel.ack(message);
     } finally {
