@@ -12,7 +12,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { DockerComposeEnvironment, GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, startAio } from './support/aio.ts';
+import { adminClient, removeVolume, startAio } from './support/aio.ts';
 import { type Client, client } from './support/api.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
@@ -54,10 +54,7 @@ describe('the cosmo/aio image', () => {
 
   afterAll(async () => {
     await container?.stop();
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
+    await removeVolume(volume);
   });
 
   it('generates its credentials on first start, 0600 in the volume, and logs where, not what', async () => {
@@ -227,10 +224,7 @@ describe('an All-in-One killed with SIGKILL (power loss, OOM kill)', () => {
         .getContainer(container.getId())
         .remove({ force: true })
         .catch(() => {});
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
+    await removeVolume(volume);
   });
 
   it('comes back when killed right after its first start (the queue just declared)', async () => {

@@ -8,7 +8,7 @@
 import Docker from 'dockerode';
 import type { StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, psql, startAio } from './support/aio.ts';
+import { adminClient, psql, removeVolume, startAio } from './support/aio.ts';
 import type { Client } from './support/api.ts';
 import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
 import { eventually } from './support/stack.ts';
@@ -63,10 +63,7 @@ describe('a blueprint script on the All-in-One', () => {
 
   afterAll(async () => {
     await container?.stop();
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
+    await removeVolume(volume);
   });
 
   it('starts with no capability and no_new_privs, cannot become root, and reads no secret', async () => {
@@ -186,10 +183,7 @@ describe('a credential statement that fails', () => {
       expect(failed.logs).toMatch(/role "nobody" does not exist/);
       expect(failed.logs).not.toContain(password);
     } finally {
-      await docker
-        .getVolume(volume)
-        .remove()
-        .catch(() => {});
+      await removeVolume(volume);
     }
   });
 });

@@ -2,6 +2,7 @@
  * The All-in-One as the tests start it (cosmo/aio on a volume of the test's, its port published),
  * and what they read from it: the admin's API client, and SQL run as PostgreSQL's superuser.
  */
+import Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { type Client, client } from './api.ts';
 
@@ -44,4 +45,12 @@ export async function psql(
   );
   if (result.exitCode !== 0) throw new Error(`psql failed (${result.exitCode}): ${result.output}`);
   return result.output.trim();
+}
+
+/** Removes a volume the test made, if it is still there (nothing to do when it is not). */
+export async function removeVolume(name: string): Promise<void> {
+  await new Docker()
+    .getVolume(name)
+    .remove()
+    .catch(() => {});
 }
