@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { GenericContainer, Wait } from 'testcontainers';
 import { client } from '../test/support/api.ts';
+import { asPlanned } from '../test/support/privileges.ts';
 import { eventually } from '../test/support/stack.ts';
 import { record } from './record.ts';
 
@@ -38,7 +39,7 @@ async function archive(script: boolean): Promise<Buffer> {
 }
 
 console.error('starting cosmo/aio...');
-const container = await new GenericContainer('cosmo/aio:latest')
+const container = await asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
   .withExposedPorts(8080)
   .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
   .withStartupTimeout(180_000)

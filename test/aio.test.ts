@@ -16,6 +16,7 @@ import { adminClient, removeVolume, startAio } from './support/aio.ts';
 import { type Client, client } from './support/api.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
+import { asPlanned } from './support/privileges.ts';
 import { eventually } from './support/stack.ts';
 
 const API = '/api/v3.1';
@@ -276,7 +277,7 @@ describe('an All-in-One killed with SIGKILL (power loss, OOM kill)', () => {
 
 describe('a program that cannot be started again', () => {
   it("ends the container, so that Docker's restart policy decides", async () => {
-    const container = await new GenericContainer('cosmo/aio:latest')
+    const container = await asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
       .withExposedPorts(8080)
       .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
       .withStartupTimeout(180_000)

@@ -28,6 +28,7 @@ import {
   removeProject,
   startCluster,
 } from './support/cluster.ts';
+import { asPlanned } from './support/privileges.ts';
 
 const run = promisify(execFile);
 const DIST = 'cosmo-itest-extd';
@@ -270,7 +271,7 @@ describe('a manager refuses an external service whose certificate it cannot veri
    * the defaults (both services right, over verified TLS); waits for a log line matching `expected`.
    */
   async function managerRefuses(env: Record<string, string>, expected: RegExp): Promise<string> {
-    const container = await new GenericContainer('cosmo/manager:latest')
+    const container = await asPlanned(new GenericContainer('cosmo/manager:latest'), 'manager')
       .withNetworkMode(`${DIST}_default`)
       .withCopyContentToContainer([
         { content: DB_PASSWORD, target: '/run/secrets/db', mode: 0o400 },

@@ -6,11 +6,21 @@
  * same privilege attack in test/distributed.test.ts and test/compact.test.ts.
  */
 import Docker from 'dockerode';
-import type { StartedTestContainer } from 'testcontainers';
+import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, psql, removeVolume, startAio } from './support/aio.ts';
 import type { Client } from './support/api.ts';
-import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
+import {
+  allAre,
+  endpoints,
+  expectNoBackendReach,
+  expectNoPrivilege,
+  NETWORK_PROBE,
+  PRIVILEGE_PROBE,
+  reachableAsManager,
+  runAttack,
+  secretFiles,
+} from './support/attacks.ts';
 import { eventually } from './support/stack.ts';
 
 const API = '/api/v3.1';
@@ -73,6 +83,17 @@ describe('a blueprint script on the All-in-One', () => {
     expect(targets.some((file) => file.startsWith('/run/cosmo/'))).toBe(true);
     const run = await runAttack(api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
     expectNoPrivilege(run, targets);
+  });
+
+  it("cannot reach PostgreSQL, RabbitMQ, epmd or Erlang distribution, which the manager's own user reaches", async () => {
+    const backends = endpoints(['127.0.0.1', 'localhost'], [5432, 5672, 4369, 25672]);
+    // localhost may resolve to ::1, where nothing listens: the control uses 127.0.0.1 only.
+    const live = endpoints(['127.0.0.1'], [5432, 5672, 4369, 25672]);
+    expect(await reachableAsManager(exec, live)).toEqual(allAre(live, 'open'));
+    expectNoBackendReach(
+      await runAttack(api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
+      backends,
+    );
   });
 
   it('cannot flood ctx into the manager: connections beyond the bound are refused, the manager stays up', async () => {
@@ -148,6 +169,33 @@ describe('a blueprint script on the All-in-One', () => {
     expect(execution.error).toMatch(/interrupted 3 times/);
     expect(events.filter((event) => event.event_type === 'task_started')).toHaveLength(3);
     expect(events.filter((event) => event.event_type === 'workflow_failed')).toHaveLength(1);
+  });
+});
+
+describe('an All-in-One started without the capability to confine scripts (a bare docker run)', () => {
+  const volume = `cosmo-itest-unconfined-${process.pid}`;
+  let container: StartedTestContainer | undefined;
+
+  afterAll(async () => {
+    await container?.stop();
+    await removeVolume(volume);
+  });
+
+  it('serves, but refuses to run a script and says why', async () => {
+    // Docker's default capabilities: no NET_ADMIN, so the egress rules cannot be set.
+    container = await new GenericContainer('cosmo/aio:latest')
+      .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+      .withStartupTimeout(180_000)
+      .start();
+    const { api } = await adminClient(container);
+    const run = await runAttack(api, 'unconfined', '#!/bin/bash\necho "ran unconfined"\n');
+    expect(run.execution.status).toBe('failed');
+    expect(run.execution.error).toContain('could not close the platform');
+    expect(run.lines).not.toContain('ran unconfined');
+    const logs = await docker.getContainer(container.getId()).logs({ stdout: true, stderr: true });
+    expect(logs.toString()).toContain("cannot set the scripts' egress rules");
   });
 });
 

@@ -5,12 +5,13 @@
 import Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { type Client, client } from './api.ts';
+import { asPlanned } from './privileges.ts';
 
 export async function startAio(
   volume: string,
   env: Record<string, string> = {},
 ): Promise<StartedTestContainer> {
-  return new GenericContainer('cosmo/aio:latest')
+  return asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
     .withEnvironment(env)
     .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
     .withExposedPorts(8080)

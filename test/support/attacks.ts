@@ -112,3 +112,88 @@ export async function secretFiles(exec: (cmd: string[]) => Promise<string>): Pro
   ]);
   return out.split('\n').filter(Boolean);
 }
+
+/**
+ * Tries a TCP connection to each of ENDPOINTS (`host:port`, space separated), printing
+ * `REACH <host:port> open|closed` and, once per host, `RESOLVED <host> yes|no` (Docker's DNS must
+ * stay open to scripts). First a control: a listener the script opens on loopback itself must answer
+ * (`CONTROL open`), so that "closed" means refused by the platform's rules, not a broken probe.
+ */
+export const NETWORK_PROBE = `#!/bin/bash
+python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+s.settimeout(10)
+s.accept()[0].close()
+' >port &
+for _ in $(seq 1 50); do [ -s port ] && break; sleep 0.1; done
+if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$(cat port)" 2>/dev/null; then echo "CONTROL open"; else echo "CONTROL closed"; fi
+declare -A seen
+for endpoint in $ENDPOINTS; do
+  host=\${endpoint%:*} port=\${endpoint##*:}
+  if [ -z "\${seen[$host]:-}" ]; then
+    seen[$host]=1
+    if getent hosts "$host" >/dev/null; then echo "RESOLVED $host yes"; else echo "RESOLVED $host no"; fi
+  fi
+  if timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then echo "REACH $endpoint open"; else echo "REACH $endpoint closed"; fi
+done
+exit 0
+`;
+
+/** The probe's answer for each endpoint: open or closed. */
+function reachOf(lines: string[], endpoints: string[]): Record<string, string> {
+  const found = Object.fromEntries(
+    lines.filter((line) => line.startsWith('REACH ')).map((line) => line.trim().split(' ').slice(1)),
+  );
+  return Object.fromEntries(endpoints.map((endpoint) => [endpoint, found[endpoint] ?? 'not tried']));
+}
+
+/** Every endpoint with the same answer. */
+export const allAre = (endpoints: string[], answer: 'open' | 'closed') =>
+  Object.fromEntries(endpoints.map((endpoint) => [endpoint, answer]));
+
+/**
+ * Asserts a network probe's run: its own loopback listener answered, every host resolved, and no
+ * endpoint of the platform's back ends took a connection.
+ */
+export function expectNoBackendReach(run: AttackRun, endpoints: string[]): void {
+  expect(run.execution.status, run.execution.error).toBe('terminated');
+  expect(run.lines).toContain('CONTROL open');
+  const hosts = [...new Set(endpoints.map((endpoint) => endpoint.slice(0, endpoint.lastIndexOf(':'))))];
+  for (const host of hosts) expect(run.lines).toContain(`RESOLVED ${host} yes`);
+  expect(reachOf(run.lines, endpoints)).toEqual(allAre(endpoints, 'closed'));
+}
+
+/**
+ * Which endpoints answer a TCP connection from inside a container as the manager's own user (uid
+ * cosmo): the control for expectNoBackendReach, showing that what scripts cannot reach is there.
+ */
+export async function reachableAsManager(
+  exec: (cmd: string[]) => Promise<string>,
+  endpoints: string[],
+): Promise<Record<string, string>> {
+  const loop = `for endpoint in "$@"; do
+  if timeout 3 bash -c "exec 3<>/dev/tcp/\${endpoint%:*}/\${endpoint##*:}" 2>/dev/null; then
+    echo "REACH $endpoint open"; else echo "REACH $endpoint closed"; fi
+done`;
+  const out = await exec([
+    'setpriv',
+    '--reuid=cosmo',
+    '--regid=cosmo',
+    '--clear-groups',
+    'bash',
+    '-c',
+    loop,
+    'probe',
+    ...endpoints,
+  ]);
+  return reachOf(out.split('\n'), endpoints);
+}
+
+/** `host:port` for every host and port given. */
+export function endpoints(hosts: string[], ports: number[]): string[] {
+  return hosts.flatMap((host) => ports.map((port) => `${host}:${port}`));
+}

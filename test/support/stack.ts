@@ -11,6 +11,7 @@ import {
   type StartedTestContainer,
   Wait,
 } from 'testcontainers';
+import { asPlanned } from './privileges.ts';
 
 export interface Stack {
   network: StartedNetwork;
@@ -60,7 +61,7 @@ export async function startStack(
   ]);
 
   const startManager = (n: number) =>
-    new GenericContainer('cosmo/manager:latest')
+    asPlanned(new GenericContainer('cosmo/manager:latest'), 'manager')
       .withNetwork(network)
       .withCopyContentToContainer([
         file(dbPassword, '/run/secrets/db_password'),

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  EGRESS_STATES,
+  type EgressState,
   type ManagerSecretVariable,
   type ManagerVariable,
   QUEUE_TYPES,
@@ -79,6 +81,11 @@ export interface ManagerConfig {
      * manager's files or another operation's; 0: as the manager's own user (development only).
      */
     uidBase: number;
+    /**
+     * `confined`: the container's entrypoint closed the platform's back ends to the scripts' uids.
+     * With scripts run as other uids and no such rules, script operations are refused.
+     */
+    egress: EgressState;
     /** PATH of a script: where `ctx`, bash and python3 are. */
     path: string;
     /** Longest an operation may run when the blueprint gives no timeout. */
@@ -299,6 +306,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     operations: {
       dir: r.string('COSMO_OPERATIONS_DIR', path.join(os.tmpdir(), 'cosmo-operations')),
       uidBase: r.int('COSMO_OPERATIONS_UID_BASE', 0, 0, 2 ** 31 - 1000),
+      egress: r.oneOf('COSMO_OPERATIONS_EGRESS', EGRESS_STATES, 'open'),
       path: r.string('COSMO_OPERATIONS_PATH', '/opt/cosmo/bin:/usr/local/bin:/usr/bin:/bin'),
       timeoutSeconds: r.int('COSMO_OPERATION_TIMEOUT_SECONDS', 3600, 1, 86_400),
     },

@@ -1,6 +1,8 @@
 /** @cosmo/topology: cosmo.yaml's schema and validation, and config -> plan. Pure: no I/O. */
 export { type CosmoConfig, configSchema, MODES, type Mode } from './config.ts';
 export {
+  IMAGE_PRIVILEGES,
+  type ImagePrivileges,
   INSTANCE,
   imageRef,
   type Plan,

@@ -41,6 +41,7 @@ export const MANAGER_VARIABLES = [
   'COSMO_STEP_DELAY_MS',
   'COSMO_OPERATIONS_DIR',
   'COSMO_OPERATIONS_UID_BASE',
+  'COSMO_OPERATIONS_EGRESS',
   'COSMO_OPERATIONS_PATH',
   'COSMO_OPERATION_TIMEOUT_SECONDS',
   'COSMO_DRAIN_SECONDS',
@@ -55,6 +56,13 @@ export type ManagerEnv = Partial<Record<ManagerVariable, string>>;
 /** libpq's sslmode values the manager takes for its database (and cosmo.yaml for an external one). */
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
+
+/**
+ * Whether the scripts' uids are shut out of the platform's back ends (set by the image's root
+ * entrypoint, cosmo-script-egress, never by a planner): `open` when it could not set the rules.
+ */
+export const EGRESS_STATES = ['confined', 'open'] as const;
+export type EgressState = (typeof EGRESS_STATES)[number];
 
 /** The executions queue's type: replicated on a cluster of brokers, or classic on one. */
 export const QUEUE_TYPES = ['quorum', 'classic'] as const;

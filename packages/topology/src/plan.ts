@@ -75,12 +75,15 @@ export interface ImagePrivileges {
  * CHOWN and FOWNER to give them their folders and private copies of secrets, DAC_OVERRIDE to read
  * the operator's 0600 secret files (owned by whoever wrote them), SETUID/SETGID to become those users
  * (the manager keeps them, with KILL, to run and end each operation's script as a user of its own,
- * and those scripts start with none). The load balancer runs as haproxy from the start: nothing.
+ * and those scripts start with none). Where scripts run, NET_ADMIN sets the rules that close the
+ * platform's back ends to them, and SETPCAP drops both from the bounding set before any service
+ * starts (cosmo-script-egress). The load balancer runs as haproxy from the start: nothing.
  */
+const SCRIPT_RUNNER = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL', 'NET_ADMIN', 'SETPCAP'];
 export const IMAGE_PRIVILEGES: Record<string, ImagePrivileges> = {
-  aio: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 4096 },
-  node: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 4096 },
-  manager: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 2048 },
+  aio: { capabilities: [...SCRIPT_RUNNER], pidsLimit: 4096 },
+  node: { capabilities: [...SCRIPT_RUNNER], pidsLimit: 4096 },
+  manager: { capabilities: [...SCRIPT_RUNNER], pidsLimit: 2048 },
   db: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'], pidsLimit: 1024 },
   rabbitmq: {
     capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],

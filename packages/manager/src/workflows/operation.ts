@@ -210,6 +210,12 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
       `${what} was interrupted ${interrupted} times: the worker running it died each time (killed for memory, or the manager stopped); not run again`,
     );
   }
+  if (run.config.uidBase > 0 && run.config.egress !== 'confined') {
+    // Scripts would reach PostgreSQL, RabbitMQ, etcd and Patroni: run none rather than run them open.
+    throw new OperationFailed(
+      `${what}: this manager does not run scripts: its container could not close the platform's back ends to them (cosmo-script-egress needs the NET_ADMIN and SETPCAP capabilities; see the container's log)`,
+    );
+  }
   const content = await scriptContent(db, execution, spec.script);
 
   for (let n = first; ; n++) {
