@@ -6,7 +6,17 @@
  * back and the cluster returns to OK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
+import {
+  allAre,
+  endpoints,
+  expectNoBackendReach,
+  expectNoPrivilege,
+  NETWORK_PROBE,
+  PRIVILEGE_PROBE,
+  reachableAsManager,
+  runAttack,
+  secretFiles,
+} from './support/attacks.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import {
   API,
@@ -63,6 +73,18 @@ describe('the compact cluster (compose, one host)', () => {
     expect(targets).toContain('/run/secrets/mq_erlang_cookie');
     const run = await runAttack(cluster.api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
     expectNoPrivilege(run, targets);
+  });
+
+  it("cannot reach any node's database or queue ports, on loopback or across the network, which the manager's own user reaches", async () => {
+    const nodes = ['node1', 'node2', 'node3'];
+    const manager = (cmd: string[]) => execStdout(docker, `${NAME}-node1-1`, cmd);
+    const needed = [...endpoints(nodes, [5432, 8008, 5672]), ...endpoints(['127.0.0.1'], [5432, 8008, 5672])];
+    expect(await reachableAsManager(manager, needed)).toEqual(allAre(needed, 'open'));
+    const backends = endpoints([...nodes, '127.0.0.1'], [5432, 8008, 2379, 2380, 5672, 4369, 25672]);
+    expectNoBackendReach(
+      await runAttack(cluster.api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
+      backends,
+    );
   });
 
   it('loses no acknowledged execution when a whole node (manager, queue member, database replica) is killed while executions run', async () => {

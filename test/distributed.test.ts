@@ -12,7 +12,17 @@ import { promisify } from 'node:util';
 import { sleep } from '@cosmo/wait';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client } from './support/api.ts';
-import { expectNoPrivilege, PRIVILEGE_PROBE, runAttack, secretFiles } from './support/attacks.ts';
+import {
+  allAre,
+  endpoints,
+  expectNoBackendReach,
+  expectNoPrivilege,
+  NETWORK_PROBE,
+  PRIVILEGE_PROBE,
+  reachableAsManager,
+  runAttack,
+  secretFiles,
+} from './support/attacks.ts';
 import {
   COUNTING_BLUEPRINT,
   COUNTING_RUNS,
@@ -40,6 +50,11 @@ import { execStdout } from './support/swarm.ts';
 
 const run = promisify(execFile);
 const NAME = 'cosmo-itest-dist';
+/** What a blueprint's script must not reach: every database member's and queue member's ports. */
+const BACKENDS = {
+  db: endpoints(['db1', 'db2', 'db3'], [5432, 8008, 2379, 2380]),
+  queue: endpoints(['queue1', 'queue2', 'queue3'], [5672, 4369, 25672]),
+};
 
 describe('the distributed cluster (compose, one host)', () => {
   let cluster: Cluster;
@@ -96,6 +111,20 @@ describe('the distributed cluster (compose, one host)', () => {
     expect(targets).toContain('/run/secrets/db_password');
     const run = await runAttack(cluster.api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
     expectNoPrivilege(run, targets);
+  });
+
+  it("cannot reach any database or queue member's back ends, which the manager's own user reaches", async () => {
+    const manager = (cmd: string[]) => execStdout(docker, `${NAME}-manager1-1`, cmd);
+    const needed = [
+      ...endpoints(['db1', 'db2', 'db3'], [5432, 8008]),
+      ...endpoints(['queue1', 'queue2', 'queue3'], [5672]),
+    ];
+    expect(await reachableAsManager(manager, needed)).toEqual(allAre(needed, 'open'));
+    const backends = [...BACKENDS.db, ...BACKENDS.queue];
+    expectNoBackendReach(
+      await runAttack(cluster.api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
+      backends,
+    );
   });
 
   it('believes X-Forwarded-For only from the load balancer: a client reaching a manager directly cannot spoof its way past the lock-out', async () => {
@@ -466,6 +495,11 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
     expectNoPrivilege(
       await runAttack(api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') }),
       targets,
+    );
+    const backends = [...BACKENDS.db, ...BACKENDS.queue];
+    expectNoBackendReach(
+      await runAttack(api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
+      backends,
     );
 
     await run('docker', ['stack', 'rm', stack]);

@@ -47,6 +47,49 @@ time.sleep(2)
 sys.exit(1 if refused else 0)
 `;
 
+/** Forks until the kernel refuses, then reports how many children it got. */
+const FORK_BOMB = `#!/usr/bin/python3
+import os, sys, time
+children = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print("fork refused after %d children: %s" % (children, error), flush=True)
+    sys.exit(1)
+print("forked %d children" % children, flush=True)
+`;
+
+/** Writes a 2 GB file, 1 MB at a time. */
+const BIG_FILE = `#!/usr/bin/python3
+import sys
+written = 0
+try:
+    with open("big", "wb") as out:
+        for _ in range(2048):
+            out.write(b"\\0" * (1 << 20))
+            out.flush()
+            written += 1
+except OSError as error:
+    print("write refused after %d MB: %s" % (written, error), flush=True)
+    sys.exit(1)
+print("wrote %d MB" % written, flush=True)
+`;
+
+/** Takes 4 GB of memory at once. */
+const MEMORY_HOG = `#!/usr/bin/python3
+import sys
+try:
+    hog = bytearray(4 * 1024 ** 3)
+except MemoryError:
+    print("allocation refused", flush=True)
+    sys.exit(1)
+print("holding %d bytes" % len(hog), flush=True)
+`;
+
 const SLEEPER = `#!/bin/bash
 echo "sleeping as pid $$"
 sleep 600
@@ -106,6 +149,25 @@ describe('a blueprint script on the All-in-One', () => {
     // The script's operation fails, the execution ends failed, once; the same manager serves on.
     expect(run.execution.status).toBe('failed');
     expect(run.events.filter((event) => event.event_type === 'workflow_failed')).toHaveLength(1);
+    expect(await managerPid()).toBe(before);
+    expect((await api.get(`${API}/status`)).body.status).toBe('OK');
+  });
+
+  it('stops a fork bomb, a 2 GB file and a memory hog at their limits: each fails its operation, the manager serves on', async () => {
+    const before = await managerPid();
+    const bomb = await runAttack(api, 'fork-bomb', FORK_BOMB);
+    expect(bomb.execution.status).toBe('failed');
+    const forked = bomb.lines.find((line) => line.startsWith('fork refused after '));
+    expect(forked, bomb.lines.join('\n')).toBeDefined();
+    expect(Number(forked?.split(' ')[3])).toBeLessThan(256);
+    const file = await runAttack(api, 'big-file', BIG_FILE);
+    expect(file.execution.status).toBe('failed');
+    const written = file.lines.find((line) => line.startsWith('write refused after '));
+    expect(written, file.lines.join('\n')).toBeDefined();
+    expect(Number(written?.split(' ')[3])).toBeLessThanOrEqual(512);
+    const hog = await runAttack(api, 'memory-hog', MEMORY_HOG);
+    expect(hog.execution.status).toBe('failed');
+    expect(hog.lines).toContain('allocation refused');
     expect(await managerPid()).toBe(before);
     expect((await api.get(`${API}/status`)).body.status).toBe('OK');
   });

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runScript, type ScriptRun } from './script-runner.ts';
+import { runScript, SCRIPT_LIMITS, type ScriptRun } from './script-runner.ts';
 
 // `ctx` as in the image: the client, run by this Node, first on the script's PATH.
 let bin: string;
@@ -58,6 +58,20 @@ describe('an operation script', () => {
     expect(calls).toContainEqual(['logger', 'info', 'a log line']);
     expect(lines).toContain('id is app_x1');
     expect(lines).toContain('ctx failed with 1');
+  });
+
+  it('runs under its limits, which it cannot raise, with umask 077', async () => {
+    const { started, lines } = run(
+      '#!/bin/bash\necho "limits $(ulimit -Hu) $(ulimit -Hn) $(ulimit -Hf) $(ulimit -Hv) $(ulimit -Ht)"\necho "umask $(umask)"\nif ulimit -n 4096 2>/dev/null; then echo raised; else echo "not raised"; fi\n',
+    );
+    expect((await (await started).done).exitCode).toBe(0);
+    const l = SCRIPT_LIMITS;
+    // -f and -v in KiB; CPU seconds: the timeout (30 s) and a margin.
+    expect(lines).toContain(
+      `limits ${l.processes} ${l.openFiles} ${l.fileSizeMb * 1024} ${l.addressSpaceMb * 1024} 35`,
+    );
+    expect(lines).toContain('umask 0077');
+    expect(lines).toContain('not raised');
   });
 
   it('runs a script without a shebang with bash, and Python scripts with python3', async () => {

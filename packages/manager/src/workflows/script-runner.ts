@@ -85,10 +85,34 @@ export function asOwner(owner: Owner | undefined, cmd: string, args: string[]): 
   ];
 }
 
+/**
+ * What one script may use, whatever it runs (set as soft and hard limits, so it cannot raise them):
+ * processes of its uid (a fork bomb stops there; the kernel counts them per uid on the whole host),
+ * open files, the size of a file it writes, address space (a memory hog fails its allocation instead
+ * of growing towards the container's memory limit), and CPU seconds per process. 2 GB of address
+ * space is what Node (the `ctx` command) needs to start; bash and Python use far less.
+ */
+export const SCRIPT_LIMITS = {
+  processes: 256,
+  openFiles: 1024,
+  fileSizeMb: 512,
+  addressSpaceMb: 2048,
+} as const;
+
 /** How to start a script: by its shebang; without one, python3 for .py and bash for anything else. */
 function command(file: string, content: Buffer): [string, string[]] {
   if (content.subarray(0, 2).toString() === '#!') return [file, []];
   return file.endsWith('.py') ? ['python3', [file]] : ['bash', [file]];
+}
+
+/**
+ * `cmd` under the script limits, CPU seconds as its timeout, and umask 077: what it writes is its own
+ * (scripts of other operations share /tmp).
+ */
+function limited(timeoutSeconds: number, [cmd, args]: [string, string[]]): [string, string[]] {
+  const l = SCRIPT_LIMITS;
+  const limits = `-u ${l.processes} -n ${l.openFiles} -f ${l.fileSizeMb * 1024} -v ${l.addressSpaceMb * 1024} -t ${timeoutSeconds + 5}`;
+  return ['bash', ['-c', `umask 077 && ulimit -S -H ${limits} && exec "$@"`, 'script', cmd, ...args]];
 }
 
 export async function runScript(run: ScriptRun): Promise<RunningScript> {
@@ -131,7 +155,7 @@ export async function runScript(run: ScriptRun): Promise<RunningScript> {
     throw error;
   }
 
-  const [cmd, args] = asOwner(owner, ...command(file, run.content));
+  const [cmd, args] = asOwner(owner, ...limited(run.timeoutSeconds, command(file, run.content)));
   const child = spawn(cmd, args, {
     cwd: work,
     env: { ...run.env, HOME: work, CTX_SOCKET_URL: `unix://${ctx.path}` },
