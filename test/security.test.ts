@@ -54,6 +54,8 @@ children = 0
 try:
     for _ in range(5000):
         if os.fork() == 0:
+            os.close(1)  # the operation ends with the parent; its group is killed then
+            os.close(2)
             time.sleep(30)
             os._exit(0)
         children += 1

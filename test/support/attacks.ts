@@ -115,7 +115,7 @@ export async function secretFiles(exec: (cmd: string[]) => Promise<string>): Pro
 
 /**
  * Tries a TCP connection to each of ENDPOINTS (`host:port`, space separated), printing
- * `REACH <host:port> open|closed` and, once per host, `RESOLVED <host> yes|no` (Docker's DNS must
+ * `REACH <host:port> open|closed <time>ms` and, once per host, `RESOLVED <host> yes|no` (Docker's DNS must
  * stay open to scripts). First a control: a listener the script opens on loopback itself must answer
  * (`CONTROL open`), so that "closed" means refused by the platform's rules, not a broken probe.
  */
@@ -138,7 +138,9 @@ for endpoint in $ENDPOINTS; do
     seen[$host]=1
     if getent hosts "$host" >/dev/null; then echo "RESOLVED $host yes"; else echo "RESOLVED $host no"; fi
   fi
-  if timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then echo "REACH $endpoint open"; else echo "REACH $endpoint closed"; fi
+  start=$(date +%s%N)
+  if timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then answer=open; else answer=closed; fi
+  echo "REACH $endpoint $answer $(( ($(date +%s%N) - start) / 1000000 ))ms"
 done
 exit 0
 `;
