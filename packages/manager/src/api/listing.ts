@@ -17,6 +17,8 @@ export interface ListSpec<Row, Item> {
   fields: Record<string, string>;
   filters: readonly string[];
   defaultSort: string;
+  /** A unique column ordered last, so that rows equal on the sort keys keep one order across pages. */
+  tieBreak?: string;
   toItem: (row: Row) => Item;
   /** Every column of `from`, when some are too large to read for a list that does not include them. */
   columns?: readonly string[];
@@ -116,6 +118,7 @@ export async function listResources<Row extends object, Item extends object>(
     }
     return `${column} ${descending ? 'DESC' : 'ASC'}`;
   });
+  if (spec.tieBreak) order.push(`${spec.tieBreak} ASC`);
 
   values.push(size, offset);
   // A heavy column is read only when the list includes its field (or includes everything).

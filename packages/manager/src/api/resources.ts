@@ -15,7 +15,32 @@ export interface BlueprintRow {
   created_by: string;
   created_at: Date;
   updated_at: Date;
+  upload_execution_id: string;
 }
+
+/**
+ * The `upload_blueprint` execution of a blueprint, as Cloudify shows it (its client reads its id after
+ * an upload): here the upload parses the blueprint before it answers, so it ended when it was stored.
+ */
+export const uploadExecutionItem = (row: BlueprintRow) => ({
+  id: row.upload_execution_id,
+  workflow_id: 'upload_blueprint',
+  deployment_id: null,
+  blueprint_id: row.id,
+  status: 'terminated',
+  status_display: 'completed',
+  created_at: iso(row.created_at),
+  started_at: iso(row.created_at),
+  ended_at: iso(row.created_at),
+  scheduled_for: null,
+  error: '',
+  parameters: {},
+  tenant_name: row.tenant,
+  created_by: row.created_by,
+  is_dry_run: false,
+  is_system_workflow: true,
+  visibility: 'tenant',
+});
 
 export const blueprintItem = (row: BlueprintRow) => ({
   id: row.id,
@@ -27,6 +52,8 @@ export const blueprintItem = (row: BlueprintRow) => ({
   description: row.description,
   plan: row.plan,
   state: 'uploaded',
+  error: null,
+  upload_execution: uploadExecutionItem(row),
   visibility: 'tenant',
   labels: [] as unknown[],
 });
@@ -53,6 +80,7 @@ export const blueprintList: ListSpec<BlueprintRow, ReturnType<typeof blueprintIt
     'created_by',
     'created_at',
     'updated_at',
+    'upload_execution_id',
   ],
   heavy: { plan: 'plan' },
 };
@@ -65,7 +93,10 @@ export interface DeploymentRow {
   created_by: string;
   created_at: Date;
   updated_at: Date;
+  display_name: string | null;
   latest_execution_status?: string | null;
+  /** The blueprint's output definitions (their values are at /deployments/<id>/outputs). */
+  outputs?: Record<string, unknown> | null;
 }
 
 export const WORKFLOWS = ['install', 'uninstall'] as const;
@@ -73,13 +104,14 @@ export type WorkflowId = (typeof WORKFLOWS)[number];
 
 export const deploymentItem = (row: DeploymentRow) => ({
   id: row.id,
+  display_name: row.display_name ?? row.id,
   blueprint_id: row.blueprint_id,
   tenant_name: row.tenant,
   created_at: iso(row.created_at),
   updated_at: iso(row.updated_at),
   created_by: row.created_by,
   inputs: row.inputs,
-  outputs: {},
+  outputs: row.outputs ?? {},
   description: null,
   visibility: 'tenant',
   workflows: WORKFLOWS.map((name) => ({ name, parameters: {} })),
@@ -88,19 +120,22 @@ export const deploymentItem = (row: DeploymentRow) => ({
 });
 
 const DEPLOYMENTS_FROM = `(SELECT d.*, (SELECT e.status FROM executions e WHERE e.tenant = d.tenant AND e.deployment_id = d.id
-   ORDER BY e.created_at DESC LIMIT 1) AS latest_execution_status FROM deployments d) AS deployments`;
+   ORDER BY e.created_at DESC LIMIT 1) AS latest_execution_status,
+   (SELECT b.plan->'outputs' FROM blueprints b WHERE b.tenant = d.tenant AND b.id = d.blueprint_id) AS outputs
+   FROM deployments d) AS deployments`;
 
 export const deploymentList: ListSpec<DeploymentRow, ReturnType<typeof deploymentItem>> = {
   from: DEPLOYMENTS_FROM,
   scopeColumn: 'tenant',
   fields: {
     id: 'id',
+    display_name: 'coalesce(display_name, id)',
     blueprint_id: 'blueprint_id',
     created_at: 'created_at',
     updated_at: 'updated_at',
     created_by: 'created_by',
   },
-  filters: ['id', 'blueprint_id', 'created_by'],
+  filters: ['id', 'display_name', 'blueprint_id', 'created_by'],
   defaultSort: 'created_at',
   toItem: deploymentItem,
 };
@@ -154,6 +189,8 @@ export const executionItem = (row: ExecutionRow) => ({
   created_at: iso(row.created_at),
   started_at: iso(row.started_at),
   ended_at: iso(row.ended_at),
+  // Cloudify can schedule an execution for later; here every one is queued when it is created.
+  scheduled_for: null,
   error: row.error,
   parameters: row.parameters,
   tenant_name: row.tenant,
@@ -224,12 +261,18 @@ export const eventList: ListSpec<EventRow, ReturnType<typeof eventItem>> = {
   fields: {
     id: 'id',
     timestamp: 'timestamp',
+    reported_timestamp: 'timestamp',
+    '@timestamp': 'timestamp',
     execution_id: 'execution_id',
     deployment_id: 'deployment_id',
     event_type: 'event_type',
     node_name: 'node_id',
+    type: "(CASE WHEN event_type LIKE 'log:%' THEN 'cloudify_log' ELSE 'cloudify_event' END)",
   },
-  filters: ['execution_id', 'deployment_id', 'event_type', 'node_name'],
+  // Cloudify's client asks `type=cloudify_event` (and `type=cloudify_log` to include logs).
+  filters: ['execution_id', 'deployment_id', 'event_type', 'node_name', 'type'],
+  // Events of one millisecond keep the order of the steps whatever the sort.
+  tieBreak: 'id',
   // id breaks ties between events of one millisecond, so the order is the order of the steps.
   defaultSort: 'id',
   toItem: eventItem,

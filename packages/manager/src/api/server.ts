@@ -6,7 +6,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { checkBounds } from './bounds.ts';
-import { ApiError, errorBody, forbidden } from './errors.ts';
+import { ApiError, badParameters, errorBody, forbidden } from './errors.ts';
 import { blueprintRoutes } from './routes/blueprints.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { executionRoutes } from './routes/executions.ts';
@@ -84,6 +84,21 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
     throwFileSizeLimit: true,
   });
 
+  // Cloudify's client sends `Content-Type: application/json` on every request, a DELETE or a GET
+  // without a body too: an empty JSON body is no body, not an error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(
+        badParameters(`the body is not JSON: ${(error as Error).message}`) as unknown as FastifyError,
+        undefined,
+      );
+    }
+  });
   for (const type of ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, done) => done(null, body));
   }

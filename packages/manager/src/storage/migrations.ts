@@ -134,6 +134,10 @@ export const MIGRATIONS: readonly string[] = [
      activated_at timestamptz,
      requested_by text NOT NULL DEFAULT ''
    );`,
+  // 4: what Cloudify's client reads: the execution that parsed a blueprint (the upload itself,
+  // synchronous here) and a deployment's display name.
+  `ALTER TABLE blueprints ADD COLUMN upload_execution_id uuid NOT NULL DEFAULT gen_random_uuid();
+   ALTER TABLE deployments ADD COLUMN display_name text;`,
 ];
 
 export async function migrate(db: Database, log: Logger): Promise<number> {

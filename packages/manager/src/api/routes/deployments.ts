@@ -22,6 +22,14 @@ const createSchema = z
   .object({
     blueprint_id: z.string().min(1, 'is required'),
     inputs: z.record(z.string(), z.unknown()).optional(),
+    // Cloudify's client sends null when no display name is given: the id is shown then.
+    display_name: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+      .nullable()
+      .optional(),
   })
   .loose();
 
@@ -39,9 +47,16 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
     const inputs = resolveInputs(plan, body.inputs ?? {});
     const created = await ctx.db.transaction(async (client) => {
       const { rows } = await client.query<DeploymentRow>(
-        `INSERT INTO deployments (tenant, id, blueprint_id, inputs, created_by) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant, id) DO NOTHING RETURNING *`,
-        [tenant, id, body.blueprint_id, JSON.stringify(inputs), principal.username],
+        `INSERT INTO deployments (tenant, id, blueprint_id, inputs, created_by, display_name)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, id) DO NOTHING RETURNING *`,
+        [
+          tenant,
+          id,
+          body.blueprint_id,
+          JSON.stringify(inputs),
+          principal.username,
+          body.display_name ?? null,
+        ],
       );
       if (!rows[0]) throw conflict(`deployment '${id}' already exists in tenant ${tenant}`);
       for (const nodeId of plan.installOrder) {
@@ -52,7 +67,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
       }
       return rows[0];
     });
-    return reply.code(201).send(deploymentItem(created));
+    return reply.code(201).send(deploymentItem({ ...created, outputs: plan.outputs }));
   });
 
   app.get('/deployments', async (request) =>

@@ -11,10 +11,12 @@ import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import {
   ACTIVE_STATUSES,
+  type BlueprintRow,
   type ExecutionRow,
   eventList,
   executionItem,
   executionList,
+  uploadExecutionItem,
   WORKFLOWS,
 } from '../resources.ts';
 import { parseBody } from '../validate.ts';
@@ -147,12 +149,19 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
     return rows[0];
   };
 
-  app.get<{ Params: { id: string } }>('/executions/:id', async (request) =>
-    includeFields(
-      executionItem(await find(caller(request).tenant, request.params.id)),
-      includeFrom(request.query as Query),
-    ),
-  );
+  app.get<{ Params: { id: string } }>('/executions/:id', async (request) => {
+    const { tenant } = caller(request);
+    const include = includeFrom(request.query as Query);
+    // A blueprint's upload execution (what Cloudify's client follows after an upload) is its own.
+    if (UUID.test(request.params.id)) {
+      const { rows } = await ctx.db.query<BlueprintRow>(
+        'SELECT * FROM blueprints WHERE tenant = $1 AND upload_execution_id = $2',
+        [tenant, request.params.id],
+      );
+      if (rows[0]) return includeFields(uploadExecutionItem(rows[0]), include);
+    }
+    return includeFields(executionItem(await find(tenant, request.params.id)), include);
+  });
 
   app.post<{ Params: { id: string } }>('/executions/:id', async (request) => {
     const { tenant } = caller(request);
