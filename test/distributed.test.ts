@@ -30,6 +30,7 @@ import {
   totalRuns,
   uploadArchive,
 } from './support/blueprints.ts';
+import { cfyFlow } from './support/cfy.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
 import {
   API,
@@ -105,6 +106,9 @@ describe('the distributed cluster (compose, one host)', () => {
     });
     expect(done.status).toBe('terminated');
   });
+
+  // Cloudify's client, through the load balancer: every request may reach another manager.
+  cfyFlow(() => cluster, 'cfy-');
 
   it("runs a blueprint's script with no capability, no way to root and no secret it can read", async () => {
     const targets = await secretFiles((cmd) => execStdout(docker, `${NAME}-manager1-1`, cmd));

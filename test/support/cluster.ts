@@ -22,6 +22,8 @@ export interface Cluster {
   name: string;
   dir: string;
   url: string;
+  /** The admin's password (secrets/admin_password). */
+  password: string;
   api: Client;
   /** Seconds `cosmo up` took from start to cluster-status OK, as it printed them. */
   upSeconds: number;
@@ -66,6 +68,7 @@ export async function startCluster(
     name,
     dir,
     url,
+    password,
     api,
     upSeconds,
     container,
