@@ -13,6 +13,7 @@ import Docker from 'dockerode';
 import { type Client, client } from './api.ts';
 import { cosmo } from './cli.ts';
 import { eventually, finishedExecution } from './stack.ts';
+import { execStdout } from './swarm.ts';
 
 export const API = '/api/v3.1';
 export const docker = new Docker();
@@ -304,16 +305,29 @@ export async function queueFullyReplicated(cluster: Cluster, broker: string, mem
  * load balancer, waits for another primary and a few more writes, and reports what was acknowledged
  * (the caller checks that none is missing).
  */
+/**
+ * Which member leads etcd and which runs Patroni's primary, as the database member `member` sees them
+ * (`etcd db2 patroni db1`), from cosmo-db-etcd-leader in its container.
+ */
+export async function leaders(cluster: Cluster, member: string): Promise<string> {
+  const out = await execStdout(docker, `${cluster.name}-${member}-1`, ['cosmo-db-etcd-leader', '--show']);
+  return out.trim().split('\n').at(-1) ?? '';
+}
+
 export async function failPrimary(
   cluster: Cluster,
   prefix: string,
   fault: (container: Docker.Container) => Promise<unknown>,
-): Promise<{ primary: string; report: WriterReport }> {
+): Promise<{ primary: string; report: WriterReport; leadersAtFault: string }> {
   const primary = await cluster.primary();
   const writer = startWriter(cluster, prefix);
   let report: WriterReport | undefined;
+  let leadersAtFault = '';
   try {
     await sleep(2_000);
+    leadersAtFault = await leaders(cluster, primary).catch(
+      (error) => `unknown (${(error as Error).message})`,
+    );
     writer.fault();
     await fault(cluster.container(primary));
     // Writes resume on the new primary.
@@ -327,7 +341,7 @@ export async function failPrimary(
   } finally {
     report = await writer.stop();
   }
-  return { primary, report };
+  return { primary, report, leadersAtFault };
 }
 
 /** Uploads a blueprint, creates a deployment of it and runs `install` through the API; the finished execution. */
