@@ -34,6 +34,16 @@ export class Database {
   private readonly config: ManagerConfig['db'];
   private readonly log: Logger;
   private discovering: Promise<void> | undefined;
+  /**
+   * For each pool, a promise that rejects when the pool is replaced (the primary moved): requests
+   * still waiting on the old primary — a dead host answers nothing until a timeout — end at once with
+   * a 503 and the client's retry goes to the new primary, instead of waiting out connect or query
+   * timeouts. Nothing acknowledged is lost: a request that ends this way was not acknowledged.
+   */
+  private readonly replaced = new WeakMap<
+    pg.Pool,
+    { promise: Promise<never>; reject: (error: Error) => void }
+  >();
 
   constructor(config: ManagerConfig['db'], log: Logger) {
     this.config = config;
@@ -72,6 +82,12 @@ export class Database {
       query_timeout: 5_000,
       application_name: 'cosmo-manager',
     });
+    let reject: (error: Error) => void = () => {};
+    const promise = new Promise<never>((_, no) => {
+      reject = no;
+    });
+    promise.catch(() => {}); // rejected on replacement whether or not a request is waiting
+    this.replaced.set(pool, { promise, reject });
     // An idle client losing its server emits here; without a listener the process would exit.
     pool.on('error', (error) => {
       this.log.warn(`database connection lost (${error.message})`);
@@ -94,6 +110,8 @@ export class Database {
           if (this.host) this.log.info(`database primary moved: ${this.host} -> ${host}`);
           this.pool = this.makePool(host);
           this.host = host;
+          if (old)
+            this.replaced.get(old)?.reject(unavailable(`the database primary moved to ${host}: try again`));
           void old?.end().catch(() => {});
         }
       } finally {
@@ -114,19 +132,30 @@ export class Database {
   ): Promise<pg.QueryResult<R>> {
     const pool = await this.currentPool();
     try {
-      return await pool.query<R>(text, values);
+      return await this.unlessReplaced(pool, pool.query<R>(text, values));
     } catch (error) {
       throw this.translate(error);
     }
+  }
+
+  /** `work` on `pool`, or a 503 as soon as the pool is replaced (see `replaced`). */
+  private unlessReplaced<T>(pool: pg.Pool, work: Promise<T>): Promise<T> {
+    const replaced = this.replaced.get(pool);
+    if (!replaced) return work;
+    work.catch(() => {}); // its own failure, after the race is lost, is nobody's
+    return Promise.race([work, replaced.promise]);
   }
 
   /** Runs fn in a transaction; rolls back on any error. */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const pool = await this.currentPool();
     let client: pg.PoolClient;
+    const connecting = pool.connect();
     try {
-      client = await pool.connect();
+      client = await this.unlessReplaced(pool, connecting);
     } catch (error) {
+      // A connection that comes after the race is lost goes back to its (ended) pool.
+      connecting.then((late) => late.release(true)).catch(() => {});
       throw this.translate(error);
     }
     let broken = false;

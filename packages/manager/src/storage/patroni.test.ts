@@ -49,6 +49,21 @@ describe('Patroni discovery', () => {
     expect(await findPrimary(['http://127.0.0.1:1'])).toBeUndefined();
   });
 
+  it('answers as soon as the primary does, not after a silent member times out', async () => {
+    // A member whose host died answers nothing: its request would run to the timeout.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const leader = servers[2] as Server;
+      const started = Date.now();
+      expect(await findPrimary([url(silent), url(leader)], 5_000)).toBe('127.0.0.1');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('lists the members from the first Patroni that answers', async () => {
     const [down, replica] = servers as [Server, Server, Server];
     const members = await clusterMembers([url(down), url(replica)]);

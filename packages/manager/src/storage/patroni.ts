@@ -38,19 +38,28 @@ async function getJson(url: string, timeoutMs: number): Promise<{ status: number
   return { status: response.status, body };
 }
 
-/** The host of the member that answers 200 to `GET /primary`, or undefined when none does. */
-export async function findPrimary(urls: readonly string[], timeoutMs = 2_000): Promise<string | undefined> {
-  const answers = await Promise.allSettled(
-    urls.map(async (url) => ({ url, ...(await getJson(`${url}/primary`, timeoutMs)) })),
-  );
-  for (const answer of answers) {
-    if (answer.status === 'fulfilled' && answer.value.status === 200) {
-      const body = answer.value.body as { role?: string; host?: string };
-      // Patroni does not report its own connect address here; the REST URL's host is the member.
-      return new URL(answer.value.url).hostname ?? body.host;
+/**
+ * The host of the member that answers 200 to `GET /primary`, or undefined when none does. The first
+ * 200 wins: a dead member's timeout (its host gone with it) must not delay finding the new primary.
+ * Patroni does not report its own connect address there; the REST URL's host is the member.
+ */
+export function findPrimary(urls: readonly string[], timeoutMs = 2_000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let pending = urls.length;
+    if (pending === 0) resolve(undefined);
+    for (const url of urls) {
+      getJson(`${url}/primary`, timeoutMs)
+        .then(
+          (answer) => {
+            if (answer.status === 200) resolve(new URL(url).hostname);
+          },
+          () => {},
+        )
+        .finally(() => {
+          if (--pending === 0) resolve(undefined);
+        });
     }
-  }
-  return undefined;
+  });
 }
 
 /** The members as the first answering Patroni sees them. */
