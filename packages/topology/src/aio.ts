@@ -6,6 +6,7 @@ import {
   healthcheck,
   imageRef,
   type Plan,
+  publicAddress,
   SECRET_FILES,
   secretMount,
   secretPath,
@@ -30,6 +31,7 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
         localImage: config.images.registry === '',
         environment: {
           RABBITMQ_MEMORY_HIGH_WATERMARK: '512MB',
+          COSMO_PUBLIC_IP: publicAddress(config, aio.bind),
           ...(files
             ? ({
                 COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),

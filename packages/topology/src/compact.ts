@@ -52,7 +52,7 @@ export function compactPlan(config: CosmoConfig, version: string): Plan {
       name: 'manager',
       runs: true,
       environment: (node: string) =>
-        clusterManagerEnv(config, node, own.db ? NODES : [], own.queue ? NODES : []),
+        clusterManagerEnv(config, node, own.db ? NODES : [], own.queue ? NODES : [], mode.bind),
       tmpfs: ['/run/cosmo'],
       liveness: ['CMD', '/usr/local/bin/cosmo-healthcheck'],
     },

@@ -145,6 +145,28 @@ describe('plan', () => {
   });
 });
 
+describe("the managers' public address (what /managers reports to Cloudify's client)", () => {
+  const managerEnv = (text: string) =>
+    planFor(parseConfig(text), '1.0.0').services.find((s) =>
+      ['aio', 'node', 'manager'].includes(s.imageName),
+    )!.environment;
+  it('is the first public name given, in every mode', () => {
+    for (const mode of ['aio', 'compact', 'distributed']) {
+      const files = mode === 'aio' ? '' : 'credentials: {source: files}\n';
+      expect(
+        managerEnv(`mode: ${mode}\n${files}publicNames: [cosmo.example.com, 10.0.0.5]\n`).COSMO_PUBLIC_IP,
+      ).toBe('cosmo.example.com');
+    }
+  });
+  it("is the API's access address without one: localhost when bound to every address, never a container's", () => {
+    expect(managerEnv('mode: aio\n').COSMO_PUBLIC_IP).toBe('localhost');
+    expect(managerEnv(`${DIST}modes: {distributed: {bind: 192.0.2.7}}\n`).COSMO_PUBLIC_IP).toBe('192.0.2.7');
+  });
+  it('refuses a public name that is no host name', () => {
+    expect(() => parseConfig('publicNames: ["not a host!"]\n')).toThrow(/publicNames/);
+  });
+});
+
 describe('distributed plan', () => {
   const plan = planFor(
     parseConfig(`${DIST}name: lab\nmodes: {distributed: {port: 9100, managers: 2, db: 5}}\n`),

@@ -120,6 +120,13 @@ export const configSchema = z.strictObject({
       dir: z.string().min(1).default('secrets'),
     })
     .prefault({}),
+  /**
+   * The names or addresses clients reach the API by (the host of the All-in-One or of the load
+   * balancers). The first is each manager's `public_ip` in /managers, which Cloudify's client records
+   * as the profile's addresses; without one, the API's own access address (localhost when bound to
+   * every address), never a container's address that no client outside can reach.
+   */
+  publicNames: z.array(hostName('public name')).default([]),
   modes: z
     .strictObject({
       aio: z

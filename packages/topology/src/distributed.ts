@@ -99,7 +99,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     localImage: local,
     hostname: INSTANCE,
     replicas: mode.managers,
-    environment: clusterManagerEnv(config, INSTANCE, dbNodes, queueNodes),
+    environment: clusterManagerEnv(config, INSTANCE, dbNodes, queueNodes, mode.bind),
     secrets: managerSecretMounts(config),
     volumes: [],
     tmpfs: ['/run/cosmo'],

@@ -9,6 +9,7 @@ import type { ManagerEnv } from './manager-env.ts';
 import {
   healthcheck,
   imageRef,
+  publicAddress,
   type SecretKey,
   type SecretPlan,
   type ServicePlan,
@@ -100,10 +101,14 @@ export function clusterManagerEnv(
   name: string,
   dbNodes: readonly string[],
   queueNodes: readonly string[],
+  /** The address the load balancers publish the API on (the mode's `bind`). */
+  bind: string,
 ): ManagerEnv {
   const { db, queue } = config.external ?? {};
   return {
     COSMO_NODE_NAME: name,
+    // Every manager is reached through the load balancers, at their public address.
+    COSMO_PUBLIC_IP: publicAddress(config, bind),
     ...(db
       ? externalDbEnv(db)
       : {

@@ -143,6 +143,11 @@ export function healthcheck(test: string[], startPeriodSeconds: number): Service
   return { test, intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds };
 }
 
+/** What /managers reports as each manager's public address: see `publicNames` in cosmo.yaml. */
+export function publicAddress(config: CosmoConfig, bind: string): string {
+  return config.publicNames[0] ?? (bind === '0.0.0.0' ? 'localhost' : bind);
+}
+
 export function accessUrl(bind: string, port: number): string {
   return `http://${bind === '0.0.0.0' ? 'localhost' : bind}:${port}`;
 }

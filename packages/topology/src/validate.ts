@@ -96,6 +96,7 @@ export function defaultConfigText(
     port?: number;
     registry?: string;
     managers?: number;
+    publicNames?: string[];
   } = {},
 ): string {
   const mode = options.mode ?? 'aio';
@@ -108,6 +109,7 @@ mode: ${mode}
 images:
   registry: ${JSON.stringify(options.registry ?? '')}        # empty: local images only (pull_policy: never); else where Swarm nodes pull them
   prefix: cosmo
+publicNames: ${JSON.stringify(options.publicNames ?? [])}   # names clients reach the API by (e.g. [cosmo.example.com]); reported in /managers
 credentials:
   source: ${options.credentials ?? 'files'}      # files: read from dir; generate: created in the container's volume
   dir: secrets

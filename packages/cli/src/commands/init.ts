@@ -26,6 +26,8 @@ export interface InitOptions {
   registry?: string;
   /** The distributed mode's number of managers. */
   managers?: number;
+  /** publicNames: the names clients reach the API by. */
+  publicNames?: string[];
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
@@ -53,6 +55,7 @@ export async function initProject(
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.registry !== undefined ? { registry: options.registry } : {}),
       ...(options.managers !== undefined ? { managers: options.managers } : {}),
+      ...(options.publicNames?.length ? { publicNames: options.publicNames } : {}),
     }) +
     (Object.keys(external).length > 0
       ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
@@ -89,6 +92,11 @@ export function registerInit(program: Command): void {
       'use this RabbitMQ instead of running one (compact, distributed): amqp[s]://USER@HOST[:PORT][,HOST...][/VHOST][?cacertfile=CA.pem]',
     )
     .option('--managers <n>', 'distributed mode: managers behind the load balancer (default 3)')
+    .option(
+      '--public-name <name>',
+      "a name or address clients reach the API by (repeatable): reported in /managers, which Cloudify's client records",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--registry <host:port>', 'the registry Swarm nodes pull the images from (for cosmo deploy)')
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
     .action(
@@ -102,6 +110,7 @@ export function registerInit(program: Command): void {
         externalQueue?: string;
         registry?: string;
         managers?: string;
+        publicName?: string[];
       }) => {
         const port = Number(flags.port);
         if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
@@ -117,6 +126,7 @@ export function registerInit(program: Command): void {
           ...(flags.externalQueue ? { externalQueue: flags.externalQueue } : {}),
           ...(flags.registry ? { registry: flags.registry } : {}),
           ...(flags.managers !== undefined ? { managers: managersFlag(flags.managers) } : {}),
+          ...(flags.publicName ? { publicNames: flags.publicName } : {}),
         });
         const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
         process.stdout.write(
