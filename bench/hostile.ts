@@ -6,9 +6,8 @@
  * never passes or fails. Run: pnpm bench:hostile
  */
 import { randomBytes } from 'node:crypto';
-import { GenericContainer, Wait } from 'testcontainers';
+import { adminClient, removeVolume, startAio } from '../test/support/aio.ts';
 import { client } from '../test/support/api.ts';
-import { asPlanned } from '../test/support/privileges.ts';
 import { median, record } from './record.ts';
 
 const API = '/api/v3.1';
@@ -32,17 +31,10 @@ function flowMapping(keys = 20_000): string {
 }
 
 log('starting cosmo/aio...');
-const container = await asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
-  .withExposedPorts(8080)
-  .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
-  .withStartupTimeout(180_000)
-  .start();
+const volume = `cosmo-bench-hostile-${process.pid}`;
+const container = await startAio(volume);
 try {
-  const url = `http://${container.getHost()}:${container.getMappedPort(8080)}`;
-  const password = (await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password'])).output.trim();
-  const admin = client(url, {
-    authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
-  });
+  const { api: admin, url } = await adminClient(container);
   const basic = (user: string) => ({
     authorization: `Basic ${Buffer.from(`${user}:wrong`).toString('base64')}`,
   });
@@ -144,4 +136,5 @@ try {
   });
 } finally {
   await container.stop();
+  await removeVolume(volume);
 }

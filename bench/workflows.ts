@@ -6,9 +6,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { GenericContainer, Wait } from 'testcontainers';
-import { client } from '../test/support/api.ts';
-import { asPlanned } from '../test/support/privileges.ts';
+import { adminClient, removeVolume, startAio } from '../test/support/aio.ts';
 import { eventually } from '../test/support/stack.ts';
 import { record } from './record.ts';
 
@@ -39,16 +37,10 @@ async function archive(script: boolean): Promise<Buffer> {
 }
 
 console.error('starting cosmo/aio...');
-const container = await asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
-  .withExposedPorts(8080)
-  .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
-  .withStartupTimeout(180_000)
-  .start();
+const volume = `cosmo-bench-workflows-${process.pid}`;
+const container = await startAio(volume);
 try {
-  const password = (await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password'])).output.trim();
-  const api = client(`http://${container.getHost()}:${container.getMappedPort(8080)}`, {
-    authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
-  });
+  const { api } = await adminClient(container);
   await eventually('cluster OK', async () =>
     (await api.get(`${API}/cluster-status`)).body.status === 'OK' ? true : undefined,
   );
@@ -125,4 +117,5 @@ try {
   });
 } finally {
   await container.stop();
+  await removeVolume(volume);
 }

@@ -19,8 +19,8 @@ describe("Cloudify's client against the All-in-One", () => {
 
   beforeAll(async () => {
     container = await startAio(volume);
-    const { password } = await adminClient(container);
-    target = { url: `http://${container.getHost()}:${container.getMappedPort(8080)}`, password };
+    const { password, url } = await adminClient(container);
+    target = { url, password };
   });
 
   afterAll(async () => {

@@ -20,10 +20,10 @@ export async function startAio(
     .start();
 }
 
-/** The admin's client, with the password the All-in-One generated in its volume. */
+/** The admin's client, with the password the All-in-One generated in its volume, and the API's URL. */
 export async function adminClient(
   container: StartedTestContainer,
-): Promise<{ api: Client; password: string }> {
+): Promise<{ api: Client; password: string; url: string }> {
   const { output, exitCode } = await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password']);
   if (exitCode !== 0) throw new Error(`reading the admin password failed: ${output}`);
   const password = output.trim();
@@ -31,6 +31,7 @@ export async function adminClient(
   return {
     api: client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` }),
     password,
+    url,
   };
 }
 
