@@ -1,4 +1,5 @@
 /** Asks a running manager for its cluster status, as the admin. */
+import { apiRequest } from './api-client.ts';
 import type { Project } from './project.ts';
 import { adminPassword } from './secrets.ts';
 
@@ -19,12 +20,12 @@ export async function apiCall(
 ): Promise<{ status: number; body: { message?: string } & Record<string, unknown> }> {
   const secret = await adminPassword(project);
   const auth = Buffer.from(`${project.plan.access.adminUser}:${secret}`).toString('base64');
-  const response = await fetch(`${project.plan.access.url}/api/v3.1${path}`, {
+  const response = await apiRequest(project, path, {
     method,
     headers: { authorization: `Basic ${auth}` },
-    signal: AbortSignal.timeout(10_000),
+    timeoutMs: 10_000,
   });
-  const text = await response.text();
+  const text = response.text;
   let body: { message?: string } & Record<string, unknown> = {};
   try {
     body = text ? JSON.parse(text) : {};
@@ -34,14 +35,18 @@ export async function apiCall(
   return { status: response.status, body };
 }
 
-export async function clusterStatus(project: Project, password?: string): Promise<ClusterStatus> {
-  const secret = password ?? (await adminPassword(project));
+export async function clusterStatus(
+  project: Project,
+  options: { password?: string; at?: { url: string; servername?: string } } = {},
+): Promise<ClusterStatus> {
+  const secret = options.password ?? (await adminPassword(project));
   const auth = Buffer.from(`${project.plan.access.adminUser}:${secret}`).toString('base64');
-  const response = await fetch(`${project.plan.access.url}/api/v3.1/cluster-status`, {
+  const response = await apiRequest(project, '/cluster-status', {
     headers: { authorization: `Basic ${auth}` },
-    signal: AbortSignal.timeout(5_000),
+    timeoutMs: 5_000,
+    ...(options.at ? { at: options.at } : {}),
   });
-  const text = await response.text();
+  const text = response.text;
   let body: ClusterStatus & { message?: string };
   try {
     body = JSON.parse(text) as ClusterStatus & { message?: string };

@@ -14,12 +14,13 @@ export function randomSecret(length = 32): string {
 }
 
 /**
- * The secret files a plan generates, as absolute paths (the plan's are relative to cosmo.yaml's
- * folder). The files an operator supplies (an external service's password) are not among them.
+ * The random secrets a plan generates, as absolute paths (the plan's are relative to cosmo.yaml's
+ * folder). The files an operator supplies (an external service's password) are not among them, nor
+ * the certificates (certificates.ts issues those).
  */
 export function secretFiles(plan: Plan, configDir: string): string[] {
   return plan.secrets
-    .filter((secret) => !secret.provided)
+    .filter((secret) => !secret.provided && !secret.certificate)
     .map((secret) => path.resolve(configDir, secret.file));
 }
 

@@ -124,7 +124,8 @@ describe('distributed cluster files', () => {
       expect(svc.security_opt, name).toEqual(['no-new-privileges:true']);
       expect(svc.pids_limit, name).toBeGreaterThan(0);
     }
-    expect(compose.services.lb.cap_add).toBeUndefined();
+    // The LB's entrypoint only hands its certificate to the haproxy user it becomes.
+    expect(compose.services.lb.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID']);
     expect(compose.services.db1.cap_add).toEqual([
       'CHOWN',
       'DAC_OVERRIDE',
@@ -213,9 +214,9 @@ describe('clusters with an external database and queue', () => {
     });
     expect(compose.services.manager1.environment.COSMO_DB_PATRONI_URLS).toBeUndefined();
     // Only the admin's password is generated; the external files are the operator's, under their names.
-    expect(plan.secrets.filter((secret) => !secret.provided).map((secret) => secret.file)).toEqual([
-      'secrets/admin_password',
-    ]);
+    expect(
+      plan.secrets.filter((secret) => !secret.provided && !secret.certificate).map((secret) => secret.file),
+    ).toEqual(['secrets/admin_password']);
     expect(plan.secrets.filter((secret) => secret.provided).map((secret) => secret.file)).toEqual([
       'ext/db',
       'ext/ca.pem',
@@ -224,6 +225,8 @@ describe('clusters with an external database and queue', () => {
     expect(compose.secrets.cosmo_external_db_password).toEqual({ file: 'ext/db' });
     expect(compose.services.manager2.secrets.map((s: { target: string }) => s.target)).toEqual([
       'admin_password',
+      'manager.crt',
+      'manager.key',
       'external_db_password',
       'external_db_ca.pem',
       'external_queue_password',
@@ -246,6 +249,11 @@ describe('clusters with an external database and queue', () => {
       'secrets/mq_password',
       'secrets/mq_erlang_cookie',
       'secrets/admin_password',
+      'secrets/api.crt',
+      'secrets/api.key',
+      'secrets/ca.crt',
+      'secrets/manager.crt',
+      'secrets/manager.key',
       'ext/db',
     ]);
     const both = planOf('compact').services.find((service) => service.name === 'node2')!;

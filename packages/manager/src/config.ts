@@ -29,7 +29,8 @@ export interface ManagerConfig {
   nodeName: string;
   privateIp: string;
   publicIp: string;
-  http: { host: string; port: number };
+  /** `tls`: serve HTTPS only, with this certificate (PEM, its chain after it) and key. */
+  http: { host: string; port: number; tls?: { cert: string; key: string } };
   db: {
     /** Fixed host; ignored when Patroni URLs are given. */
     host: string;
@@ -255,6 +256,19 @@ function ownAddress(): string {
   return os.hostname();
 }
 
+/** The API's certificate and key: both or neither (neither: plain HTTP). */
+function httpsFiles(r: Reader): { tls?: { cert: string; key: string } } {
+  const cert = r.file('COSMO_HTTP_TLS_CERT_FILE');
+  const key = r.file('COSMO_HTTP_TLS_KEY_FILE');
+  if (cert !== undefined && key !== undefined) return { tls: { cert, key } };
+  if (cert !== undefined || key !== undefined) {
+    r.problems.push(
+      'COSMO_HTTP_TLS_CERT_FILE and COSMO_HTTP_TLS_KEY_FILE go together: give both (HTTPS) or neither (HTTP)',
+    );
+  }
+  return {};
+}
+
 export function loadConfig(env: Env = process.env): ManagerConfig {
   const r = new Reader(env);
   const patroniUrls = r.urls('COSMO_DB_PATRONI_URLS');
@@ -263,7 +277,11 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
     nodeName: r.string('COSMO_NODE_NAME', os.hostname()),
     privateIp: r.string('COSMO_PRIVATE_IP', ownAddress()),
     publicIp: r.string('COSMO_PUBLIC_IP', r.string('COSMO_PRIVATE_IP', ownAddress())),
-    http: { host: r.string('COSMO_HTTP_HOST', '0.0.0.0'), port: r.int('COSMO_HTTP_PORT', 8080, 1, 65535) },
+    http: {
+      host: r.string('COSMO_HTTP_HOST', '0.0.0.0'),
+      port: r.int('COSMO_HTTP_PORT', 8080, 1, 65535),
+      ...httpsFiles(r),
+    },
     db: {
       host: patroniUrls.length > 0 ? r.string('COSMO_DB_HOST', '') : r.string('COSMO_DB_HOST'),
       port: r.int('COSMO_DB_PORT', 5432, 1, 65535),

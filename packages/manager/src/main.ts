@@ -113,7 +113,9 @@ export async function main(argv: string[]): Promise<number> {
   const app = role === 'worker' ? undefined : await createServer(ctx);
   if (app) {
     await app.listen({ host: config.http.host, port: config.http.port });
-    log.info(`REST API on http://${config.http.host}:${config.http.port}/api/v3.1`);
+    log.info(
+      `REST API on ${config.http.tls ? 'https' : 'http'}://${config.http.host}:${config.http.port}/api/v3.1`,
+    );
   }
 
   await new Promise<void>((resolve) => {

@@ -8,18 +8,23 @@ import {
   type Plan,
   publicAddress,
   SECRET_FILES,
+  type SecretKey,
   secretMount,
   secretPath,
   secretPlans,
 } from './plan.ts';
+import { apiNames, tlsPlan } from './tls.ts';
 
-const AIO_SECRETS = ['db', 'mq', 'admin'] as const;
+const PASSWORDS: readonly SecretKey[] = ['db', 'mq', 'admin'];
+const CERTIFICATE: readonly SecretKey[] = ['apiCert', 'apiKey'];
 
 export function aioPlan(config: CosmoConfig, version: string): Plan {
   const aio = config.modes.aio;
   const files = config.credentials.source === 'files';
   // Compose prefixes volumes with the project name: cosmo_data.
   const volume = 'data';
+  const tls = config.tls;
+  const given: SecretKey[] = files ? [...PASSWORDS, ...(tls ? CERTIFICATE : [])] : [];
   return {
     name: config.name,
     mode: 'aio',
@@ -39,8 +44,16 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
                 COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
               } satisfies ManagerEnv)
             : {}),
+          // The API's certificate from the project's CA; without files, the container issues its
+          // own from a CA it makes in its volume (cosmo/aio's COSMO_TLS, on unless `off`).
+          ...(files && tls
+            ? ({
+                COSMO_HTTP_TLS_CERT_FILE: secretPath('apiCert'),
+                COSMO_HTTP_TLS_KEY_FILE: secretPath('apiKey'),
+              } satisfies ManagerEnv)
+            : { COSMO_TLS: tls ? 'on' : 'off' }),
         },
-        secrets: files ? AIO_SECRETS.map((key) => secretMount(config, key)) : [],
+        secrets: given.map((key) => secretMount(config, key)),
         volumes: [{ volume, target: '/var/lib/cosmo' }],
         // The private copies of secrets the entrypoint makes for each service's user stay in memory.
         tmpfs: ['/run/cosmo', '/run/postgresql', '/run/rabbitmq-root'],
@@ -58,9 +71,17 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
       },
     ],
     volumes: [volume],
-    secrets: files ? secretPlans(config, AIO_SECRETS) : [],
+    secrets: secretPlans(config, given),
+    ...(files && tls ? { tls: tlsPlan(config, apiNames(config, aio.bind, ['aio'])) } : {}),
     access: {
-      url: accessUrl(aio.bind, aio.port),
+      url: accessUrl(config, aio.bind, aio.port),
+      ...(tls
+        ? {
+            ca: files
+              ? { file: `${config.credentials.dir}/${SECRET_FILES.ca}` }
+              : { inVolume: `/var/lib/cosmo/secrets/${SECRET_FILES.ca}`, service: 'aio' },
+          }
+        : {}),
       adminUser: 'admin',
       adminPassword: files
         ? { file: `${config.credentials.dir}/${SECRET_FILES.admin}` }

@@ -122,7 +122,20 @@ describe('plan', () => {
       secrets: [],
     });
     expect(aio?.healthcheck.test).toEqual(['CMD', '/usr/local/bin/cosmo-healthcheck']);
-    expect(plan.access).toMatchObject({ url: 'http://127.0.0.1:9000', adminUser: 'admin' });
+    expect(plan.access).toMatchObject({ url: 'https://127.0.0.1:9000', adminUser: 'admin' });
+    // No files given: the container issues its certificate from a CA it makes in its volume.
+    expect(aio?.environment.COSMO_TLS).toBe('on');
+    expect(plan.access.ca).toEqual({ inVolume: '/var/lib/cosmo/secrets/ca.crt', service: 'aio' });
+    expect(plan.tls).toBeUndefined();
+  });
+
+  it('serves plain HTTP with tls: off, and refuses a value that is neither on nor off', () => {
+    const plan = planFor(parseConfig('tls: off\n'), '1.0.0');
+    expect(plan.access.url).toBe('http://localhost:8080');
+    expect(plan.access.ca).toBeUndefined();
+    expect(plan.services[0]?.environment.COSMO_TLS).toBe('off');
+    expect(planFor(parseConfig('tls: false\n'), '1.0.0').access.url).toBe('http://localhost:8080');
+    expect(() => parseConfig('tls: maybe\n')).toThrow(/tls: "maybe" is not on or off/);
   });
 
   it('passes secret files and their paths when credentials come from files', () => {
@@ -131,9 +144,23 @@ describe('plan', () => {
       { name: 'lab_db_password', file: 'keys/db_password' },
       { name: 'lab_mq_password', file: 'keys/mq_password' },
       { name: 'lab_admin_password', file: 'keys/admin_password' },
+      { name: 'lab_api.crt', file: 'keys/api.crt', certificate: true },
+      { name: 'lab_api.key', file: 'keys/api.key', certificate: true },
     ]);
     expect(plan.services[0]?.environment.COSMO_DB_PASSWORD_FILE).toBe('/run/secrets/db_password');
+    expect(plan.services[0]?.environment.COSMO_HTTP_TLS_CERT_FILE).toBe('/run/secrets/api.crt');
     expect(plan.access.adminPassword).toEqual({ file: 'keys/admin_password' });
+    expect(plan.access.ca).toEqual({ file: 'keys/ca.crt' });
+    expect(plan.tls?.ca).toEqual({ cert: 'keys/ca.crt', key: 'keys/ca.key' });
+    expect(plan.tls?.certificates).toEqual([
+      {
+        purpose: 'the API',
+        cert: 'keys/api.crt',
+        key: 'keys/api.key',
+        dnsNames: ['localhost', 'aio'],
+        ipAddresses: ['127.0.0.1'],
+      },
+    ]);
   });
 
   it('takes the registry, prefix and tag into the image reference', () => {
@@ -213,7 +240,18 @@ describe('distributed plan', () => {
       COSMO_MQ_QUEUE_TYPE: 'quorum',
     });
     expect(service('lb').ports).toEqual([{ host: '0.0.0.0', published: 9100, target: 8080 }]);
-    expect(plan.access.url).toBe('http://localhost:9100');
+    expect(plan.access.url).toBe('https://localhost:9100');
+    // The LB serves the API's certificate and checks the managers' against the CA, by `manager`.
+    expect(service('lb').environment).toMatchObject({
+      COSMO_LB_CERT_FILE: '/run/secrets/api.crt',
+      COSMO_LB_KEY_FILE: '/run/secrets/api.key',
+      COSMO_LB_CA_FILE: '/run/secrets/ca.crt',
+    });
+    expect(service('manager').environment.COSMO_HTTP_TLS_CERT_FILE).toBe('/run/secrets/manager.crt');
+    expect(plan.tls?.certificates.map((c) => [c.purpose, c.dnsNames])).toEqual([
+      ['the API', ['localhost', 'lb']],
+      ['the managers behind the load balancer', ['manager', 'localhost', 'manager1', 'manager2']],
+    ]);
   });
 
   it('labels every service with the project and its role, and passes every secret as a file', () => {

@@ -127,6 +127,16 @@ export const configSchema = z.strictObject({
    * every address), never a container's address that no client outside can reach.
    */
   publicNames: z.array(hostName('public name')).default([]),
+  /**
+   * HTTPS on the API, with certificates from the platform's CA (and between the load balancers and
+   * the managers). `off` serves plain HTTP: for a TLS proxy of the operator's in front, or a comparison.
+   */
+  tls: z
+    .union([z.boolean(), z.enum(['on', 'off'])], {
+      error: (issue) => `${JSON.stringify(issue.input)} is not on or off`,
+    })
+    .default('on')
+    .transform((value) => value === true || value === 'on'),
   modes: z
     .strictObject({
       aio: z

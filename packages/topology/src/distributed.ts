@@ -9,6 +9,7 @@ import type { CosmoConfig } from './config.ts';
 import {
   clusterManagerEnv,
   clusterSecretPlans,
+  clusterTls,
   DRAIN_SECONDS,
   dbMemberEnv,
   loadBalancer,
@@ -120,8 +121,10 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     services: [...db, ...queue, manager, lb],
     volumes: [...dbNodes, ...queueNodes].map((node) => `${node}_data`),
     secrets: clusterSecretPlans(config),
+    ...clusterTls(config, mode.bind, names('manager', mode.managers)),
     access: {
-      url: accessUrl(mode.bind, mode.port),
+      url: accessUrl(config, mode.bind, mode.port),
+      ...(config.tls ? { ca: { file: `${config.credentials.dir}/${SECRET_FILES.ca}` } } : {}),
       adminUser: 'admin',
       adminPassword: { file: `${config.credentials.dir}/${SECRET_FILES.admin}` },
     },

@@ -4,6 +4,7 @@ export {
   IMAGE_PRIVILEGES,
   type ImagePrivileges,
   INSTANCE,
+  type InFolderOrVolume,
   imageRef,
   type Plan,
   SECRET_FILES,
@@ -12,4 +13,5 @@ export {
   type ServicePlan,
 } from './plan.ts';
 export { planFor } from './planner.ts';
+export type { CertificatePlan, TlsPlan } from './tls.ts';
 export { ConfigError, defaultConfigText, parseConfig } from './validate.ts';

@@ -17,11 +17,17 @@ import {
   secretPath,
   secretPlans,
 } from './plan.ts';
+import { apiNames, type TlsPlan, tlsPlan } from './tls.ts';
 
 /** Every credential a cluster's own database members share. */
 export const DB_SECRETS: readonly SecretKey[] = ['db', 'dbSuperuser', 'dbReplication', 'dbRest'];
 /** Every credential a cluster's own queue members share. */
 export const QUEUE_SECRETS: readonly SecretKey[] = ['mq', 'mqCookie'];
+
+/** The API's certificate and CA (the load balancers), and the managers' certificate behind them. */
+const LB_TLS: readonly SecretKey[] = ['apiCert', 'apiKey', 'ca'];
+const MANAGER_TLS: readonly SecretKey[] = ['managerCert', 'managerKey'];
+const tlsKeys = (config: CosmoConfig, keys: readonly SecretKey[]) => (config.tls ? keys : []);
 
 /** Which services the cluster runs itself: not the external ones. */
 export function ownServices(config: CosmoConfig): { db: boolean; queue: boolean } {
@@ -41,13 +47,33 @@ function ownSecretKeys(config: CosmoConfig, who: 'members' | 'manager'): SecretK
 
 /** The cluster's secrets: its own (generated) and the external services' files (the operator's). */
 export function clusterSecretPlans(config: CosmoConfig): SecretPlan[] {
-  return [...secretPlans(config, ownSecretKeys(config, 'members')), ...externalSecretPlans(config)];
+  return [
+    ...secretPlans(config, [
+      ...ownSecretKeys(config, 'members'),
+      ...tlsKeys(config, [...LB_TLS, ...MANAGER_TLS]),
+    ]),
+    ...externalSecretPlans(config),
+  ];
+}
+
+/**
+ * The certificates a cluster issues (TLS on): the API's for the load balancers, under every name
+ * clients use, and the managers' (`manager` and each one's own name) that the load balancers check.
+ */
+export function clusterTls(
+  config: CosmoConfig,
+  bind: string,
+  managers: readonly string[],
+): { tls?: TlsPlan } {
+  return config.tls ? { tls: tlsPlan(config, apiNames(config, bind, ['lb']), managers) } : {};
 }
 
 /** Mounts of every secret of the cluster (a compact node runs every service, so needs them all). */
 export function clusterSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
   return [
-    ...ownSecretKeys(config, 'members').map((key) => secretMount(config, key)),
+    ...[...ownSecretKeys(config, 'members'), ...tlsKeys(config, MANAGER_TLS)].map((key) =>
+      secretMount(config, key),
+    ),
     ...externalSecretMounts(config),
   ];
 }
@@ -55,7 +81,9 @@ export function clusterSecretMounts(config: CosmoConfig): { name: string; target
 /** What a manager mounts: its database and queue passwords (own or external), the admin's, a CA. */
 export function managerSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
   return [
-    ...ownSecretKeys(config, 'manager').map((key) => secretMount(config, key)),
+    ...[...ownSecretKeys(config, 'manager'), ...tlsKeys(config, MANAGER_TLS)].map((key) =>
+      secretMount(config, key),
+    ),
     ...externalSecretMounts(config),
   ];
 }
@@ -121,6 +149,13 @@ export function clusterManagerEnv(
     // Quorum queues: replicated on a cluster's brokers, and on a hosted RabbitMQ (3.8 and later).
     COSMO_MQ_QUEUE_TYPE: 'quorum',
     COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
+    // HTTPS between the load balancers and the managers: they check this certificate's `manager` name.
+    ...(config.tls
+      ? {
+          COSMO_HTTP_TLS_CERT_FILE: secretPath('managerCert'),
+          COSMO_HTTP_TLS_KEY_FILE: secretPath('managerKey'),
+        }
+      : {}),
     COSMO_DRAIN_SECONDS: String(DRAIN_SECONDS),
     // Requests come through the LB: the client's address is the X-Forwarded-For hop it adds, believed
     // only from the LB's own addresses (what `lb` resolves to), never from a client reaching a manager.
@@ -141,10 +176,22 @@ export function loadBalancer(
     image: imageRef(config, 'lb', version),
     localImage: config.images.registry === '',
     everyNode: true,
-    environment: { COSMO_LB_MANAGERS: 'manager' },
-    secrets: [],
+    // With TLS: HTTPS to clients with the API's certificate, and HTTPS to the managers, checked
+    // against the CA under the name `manager`.
+    environment: {
+      COSMO_LB_MANAGERS: 'manager',
+      ...(config.tls
+        ? {
+            COSMO_LB_CERT_FILE: secretPath('apiCert'),
+            COSMO_LB_KEY_FILE: secretPath('apiKey'),
+            COSMO_LB_CA_FILE: secretPath('ca'),
+          }
+        : {}),
+    },
+    secrets: tlsKeys(config, LB_TLS).map((key) => secretMount(config, key)),
     volumes: [],
-    tmpfs: [],
+    // Its private copy of the certificate and key (HAProxy reads them as its own user).
+    tmpfs: ['/run/cosmo-lb'],
     ports: [{ host: published.bind, published: published.port, target: 8080 }],
     healthcheck: healthcheck(['CMD', '/usr/local/bin/cosmo-lb-healthcheck'], 90),
     stopGracePeriodSeconds: 10,

@@ -4,6 +4,7 @@
  * emitter (compose, swarm) just renders a plan and never asks which mode it is.
  */
 import type { CosmoConfig, Mode } from './config.ts';
+import type { TlsPlan } from './tls.ts';
 
 export interface SecretPlan {
   /** Name in the emitted file. */
@@ -12,6 +13,8 @@ export interface SecretPlan {
   file: string;
   /** The operator supplies this file (an external service's password or CA): never generated. */
   provided?: boolean;
+  /** A certificate or its key: issued from the CA (see `Plan.tls`), not a random password. */
+  certificate?: boolean;
 }
 
 /** In an environment value or host name: the instance's name (`manager2`), filled in by each emitter. */
@@ -89,7 +92,7 @@ export const IMAGE_PRIVILEGES: Record<string, ImagePrivileges> = {
     capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
     pidsLimit: 1024,
   },
-  lb: { capabilities: [], pidsLimit: 256 },
+  lb: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID'], pidsLimit: 256 },
 };
 
 export interface Plan {
@@ -98,13 +101,21 @@ export interface Plan {
   services: ServicePlan[];
   volumes: string[];
   secrets: SecretPlan[];
+  /** The certificates to issue from the CA; none when TLS is off or the container issues its own. */
+  tls?: TlsPlan;
   /** How to reach the manager's API once up, and who the first user is. */
   access: {
+    /** https:// unless TLS is off. */
     url: string;
+    /** The CA the API's certificate is checked against (https only). */
+    ca?: InFolderOrVolume;
     adminUser: string;
-    adminPassword: { file: string } | { inVolume: string; service: string };
+    adminPassword: InFolderOrVolume;
   };
 }
+
+/** A file in the project's folder, or one the container generated in its volume. */
+export type InFolderOrVolume = { file: string } | { inVolume: string; service: string };
 
 /** Every secret a mode may use, by its file name in the credentials folder. */
 export const SECRET_FILES = {
@@ -115,8 +126,21 @@ export const SECRET_FILES = {
   mq: 'mq_password',
   mqCookie: 'mq_erlang_cookie',
   admin: 'admin_password',
+  ca: 'ca.crt',
+  apiCert: 'api.crt',
+  apiKey: 'api.key',
+  managerCert: 'manager.crt',
+  managerKey: 'manager.key',
 } as const;
 export type SecretKey = keyof typeof SECRET_FILES;
+/** The secrets issued from the CA rather than drawn at random. */
+export const CERTIFICATE_KEYS: readonly SecretKey[] = [
+  'ca',
+  'apiCert',
+  'apiKey',
+  'managerCert',
+  'managerKey',
+];
 
 export function imageRef(config: CosmoConfig, image: string, version: string): string {
   const repo = `${config.images.prefix}/${image}`;
@@ -128,6 +152,7 @@ export function secretPlans(config: CosmoConfig, keys: readonly SecretKey[]): Se
   return keys.map((key) => ({
     name: `${config.name}_${SECRET_FILES[key]}`,
     file: `${config.credentials.dir}/${SECRET_FILES[key]}`,
+    ...(CERTIFICATE_KEYS.includes(key) ? { certificate: true } : {}),
   }));
 }
 
@@ -148,6 +173,6 @@ export function publicAddress(config: CosmoConfig, bind: string): string {
   return config.publicNames[0] ?? (bind === '0.0.0.0' ? 'localhost' : bind);
 }
 
-export function accessUrl(bind: string, port: number): string {
-  return `http://${bind === '0.0.0.0' ? 'localhost' : bind}:${port}`;
+export function accessUrl(config: CosmoConfig, bind: string, port: number): string {
+  return `${config.tls ? 'https' : 'http'}://${bind === '0.0.0.0' ? 'localhost' : bind}:${port}`;
 }

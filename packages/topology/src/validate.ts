@@ -97,6 +97,7 @@ export function defaultConfigText(
     registry?: string;
     managers?: number;
     publicNames?: string[];
+    tls?: boolean;
   } = {},
 ): string {
   const mode = options.mode ?? 'aio';
@@ -110,6 +111,7 @@ images:
   registry: ${JSON.stringify(options.registry ?? '')}        # empty: local images only (pull_policy: never); else where Swarm nodes pull them
   prefix: cosmo
 publicNames: ${JSON.stringify(options.publicNames ?? [])}   # names clients reach the API by (e.g. [cosmo.example.com]); reported in /managers
+tls: ${options.tls === false ? 'off' : 'on'}           # HTTPS on the API from the CA in secrets/ (ca.crt); off: plain HTTP
 credentials:
   source: ${options.credentials ?? 'files'}      # files: read from dir; generate: created in the container's volume
   dir: secrets

@@ -145,12 +145,10 @@ function waitHealthy(
     poll: async () => {
       const address = (await taskAddresses(target, `${project.plan.name}_lb`).catch(() => []))[0];
       if (!address) return { state: `services: ${await servicesSummary(target, project.plan.name)}` };
-      const url = `http://${address}:${port}`;
+      // The node's own address, checked against the API's certificate by the load balancer's name.
+      const url = `${new URL(project.plan.access.url).protocol}//${address}:${port}`;
       try {
-        const status = await clusterStatus({
-          ...project,
-          plan: { ...project.plan, access: { ...project.plan.access, url } },
-        });
+        const status = await clusterStatus(project, { at: { url, servername: 'lb' } });
         return status.status === 'OK' ? { done: url } : { state: servicesLine(status) };
       } catch (error) {
         return {

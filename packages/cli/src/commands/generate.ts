@@ -5,6 +5,7 @@ import { composeDocument, composeSchemaErrors, renderCompose, type Target } from
 import { connectDocker } from '@cosmo/images';
 import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
+import { writeCertificates } from '../certificates.ts';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project, projectFromText } from '../project.ts';
 import { pinImages, pushedDigests } from '../registry.ts';
@@ -69,7 +70,15 @@ export function registerGenerate(program: Command): void {
                 ),
               }
             : project;
+        // Certificates for what the plan now has and the folder lacks (a member added), from its CA.
+        const issued = flags.defaults
+          ? []
+          : await writeCertificates(project.plan.tls, project.configDir, {
+              project: project.plan.name,
+              fresh: false,
+            });
         const file = await writeGenerated(pinned, target, path.join(dir, OUTPUT_NAMES[target]));
+        for (const written of issued) process.stdout.write(`issued ${written}\n`);
         process.stdout.write(`wrote ${file}\n`);
       },
     );

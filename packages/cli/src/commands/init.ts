@@ -5,6 +5,7 @@ import path from 'node:path';
 import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { certificateFiles, writeCertificates } from '../certificates.ts';
 import { UsageError } from '../errors.ts';
 import { externalDbFromUrl, externalQueueFromUrl, missingProvidedFiles } from '../external.ts';
 import { CONFIG_FILE, cosmoVersion, projectFromText } from '../project.ts';
@@ -28,12 +29,18 @@ export interface InitOptions {
   managers?: number;
   /** publicNames: the names clients reach the API by. */
   publicNames?: string[];
+  /** tls: off in cosmo.yaml. */
+  insecureHttp?: boolean;
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
-export async function initProject(
-  options: InitOptions,
-): Promise<{ configPath: string; secrets: string[]; composeFile: string; toSupply: string[] }> {
+export async function initProject(options: InitOptions): Promise<{
+  configPath: string;
+  secrets: string[];
+  ca: string | undefined;
+  composeFile: string;
+  toSupply: string[];
+}> {
   if (!(MODES as readonly string[]).includes(options.mode)) {
     throw new UsageError(`--mode ${options.mode} is not a mode (use one of ${MODES.join(', ')})`);
   }
@@ -56,6 +63,7 @@ export async function initProject(
       ...(options.registry !== undefined ? { registry: options.registry } : {}),
       ...(options.managers !== undefined ? { managers: options.managers } : {}),
       ...(options.publicNames?.length ? { publicNames: options.publicNames } : {}),
+      ...(options.insecureHttp ? { tls: false } : {}),
     }) +
     (Object.keys(external).length > 0
       ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
@@ -63,16 +71,29 @@ export async function initProject(
   const project = projectFromText(text, configPath, await cosmoVersion());
   const files = secretFiles(project.plan, project.configDir);
   const present = [configPath, project.composeFile].filter((file) => existsSync(file));
-  present.push(...existingSecrets(files));
+  present.push(...existingSecrets([...files, ...certificateFiles(project.plan.tls, project.configDir)]));
   if (present.length > 0 && !options.force) {
     throw new UsageError(
       `${present.join(', ')} already exist(s): keep them, or run cosmo init --force to replace them`,
     );
   }
   await writeFile(configPath, text, { mode: 0o644 });
-  const secrets = await writeSecrets(files);
+  const secrets = [
+    ...(await writeSecrets(files)),
+    ...(await writeCertificates(project.plan.tls, project.configDir, {
+      project: project.plan.name,
+      fresh: true,
+    })),
+  ];
   await writeGenerated(project, 'compose', project.composeFile);
-  return { configPath, secrets, composeFile: project.composeFile, toSupply: missingProvidedFiles(project) };
+  const ca = project.plan.tls ? path.resolve(project.configDir, project.plan.tls.ca.cert) : undefined;
+  return {
+    configPath,
+    secrets,
+    ca,
+    composeFile: project.composeFile,
+    toSupply: missingProvidedFiles(project),
+  };
 }
 
 export function registerInit(program: Command): void {
@@ -97,6 +118,10 @@ export function registerInit(program: Command): void {
       "a name or address clients reach the API by (repeatable): reported in /managers, which Cloudify's client records",
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option(
+      '--insecure-http',
+      'serve the API over plain HTTP (tls: off), e.g. behind a TLS proxy of your own',
+    )
     .option('--registry <host:port>', 'the registry Swarm nodes pull the images from (for cosmo deploy)')
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
     .action(
@@ -111,12 +136,13 @@ export function registerInit(program: Command): void {
         registry?: string;
         managers?: string;
         publicName?: string[];
+        insecureHttp?: boolean;
       }) => {
         const port = Number(flags.port);
         if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
           throw new UsageError(`--port ${flags.port} is not a port (1-65535)`);
         }
-        const { configPath, secrets, composeFile, toSupply } = await initProject({
+        const { configPath, secrets, ca, composeFile, toSupply } = await initProject({
           dir: flags.dir,
           mode: flags.mode,
           force: Boolean(flags.force),
@@ -127,12 +153,18 @@ export function registerInit(program: Command): void {
           ...(flags.registry ? { registry: flags.registry } : {}),
           ...(flags.managers !== undefined ? { managers: managersFlag(flags.managers) } : {}),
           ...(flags.publicName ? { publicNames: flags.publicName } : {}),
+          ...(flags.insecureHttp ? { insecureHttp: true } : {}),
         });
         const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
         process.stdout.write(
           [
             `wrote ${configPath}`,
             `wrote ${secrets.length} secret files in ${path.dirname(secrets[0]!)} (mode 0600)`,
+            ...(ca
+              ? [
+                  `the API serves HTTPS; its certificate is signed by the CA in ${ca} (give that file to clients)`,
+                ]
+              : []),
             `wrote ${composeFile}`,
             ...toSupply.map(
               (file) => `write the external service's password (or CA) in ${file} (one line, mode 0600)`,

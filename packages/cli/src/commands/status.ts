@@ -25,7 +25,7 @@ export function registerStatus(program: Command): void {
       for (;;) {
         let status: Awaited<ReturnType<typeof clusterStatus>>;
         try {
-          status = await clusterStatus(project, password);
+          status = await clusterStatus(project, { password });
         } catch (error) {
           // Say what the containers say instead: exited, restarting, or the manager's last warning.
           const containers = await connectDocker()

@@ -62,7 +62,9 @@ function constraintError(error: { code?: string; detail?: string }): ApiError | 
 }
 
 export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
+  // The HTTPS server's instance differs from the HTTP one in its type only; routes see the same API.
   const app = Fastify({
+    ...(ctx.config.http.tls ? { https: ctx.config.http.tls } : {}),
     logger: false,
     // Behind the load balancer the caller's address is the last X-Forwarded-For hop it added (it
     // drops any a client sent), believed only from the load balancers themselves; failed logins are

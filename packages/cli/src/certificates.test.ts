@@ -1,0 +1,99 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate, type Pem, writeCertificates } from './certificates.ts';
+
+/** A TLS handshake against a real server holding `server`, checked against `ca` for `name`. */
+async function handshake(server: Pem, ca: string, name: string): Promise<string> {
+  const listener = https.createServer({ cert: server.cert, key: server.key }, (_q, r) => r.end('ok'));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = (listener.address() as AddressInfo).port;
+  try {
+    return await new Promise<string>((resolve) => {
+      https
+        .get({ host: '127.0.0.1', port, ca, servername: name, path: '/' }, (response) => {
+          response.resume();
+          resolve(`answered ${response.statusCode}`);
+        })
+        .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+  } finally {
+    listener.close();
+  }
+}
+
+describe('certificates', async () => {
+  const ca = await createCa('Cosmo test CA');
+  const other = await createCa('Another CA');
+  const lb = await issueCertificate(ca, {
+    commonName: 'lb',
+    dnsNames: ['lb', 'localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
+
+  it('issues a CA and a certificate it signs, for the names given', () => {
+    const caCert = new X509Certificate(ca.cert);
+    const cert = new X509Certificate(lb.cert);
+    expect(caCert.ca).toBe(true);
+    expect(cert.ca).toBe(false);
+    expect(cert.verify(caCert.publicKey)).toBe(true);
+    expect(cert.verify(new X509Certificate(other.cert).publicKey)).toBe(false);
+    expect(cert.checkHost('lb')).toBe('lb');
+    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(cert.checkHost('manager')).toBeUndefined();
+  });
+
+  it('passes a real handshake only with its CA and one of its names', async () => {
+    expect(await handshake(lb, ca.cert, 'lb')).toBe('answered 200');
+    expect(await handshake(lb, other.cert, 'lb')).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    expect(await handshake(lb, ca.cert, 'db1')).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+  });
+
+  describe('writeCertificates', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-certs-'));
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+    const plan = {
+      ca: { cert: 'secrets/ca.crt', key: 'secrets/ca.key' },
+      certificates: [
+        {
+          purpose: 'the API',
+          cert: 'secrets/api.crt',
+          key: 'secrets/api.key',
+          dnsNames: ['lb'],
+          ipAddresses: [],
+        },
+      ],
+    };
+
+    it('writes keys readable by their owner only, and keeps what exists unless fresh', async () => {
+      const first = await writeCertificates(plan, dir, { project: 'lab', fresh: true });
+      expect(first.map((file) => path.basename(file))).toEqual(['ca.crt', 'ca.key', 'api.crt', 'api.key']);
+      expect((await stat(path.join(dir, 'secrets/ca.key'))).mode & 0o777).toBe(0o600);
+      expect((await stat(path.join(dir, 'secrets/api.key'))).mode & 0o777).toBe(0o600);
+      const caBefore = await readFile(path.join(dir, 'secrets/ca.crt'), 'utf8');
+      // A certificate the plan adds later is issued from the same CA; nothing else is rewritten.
+      const grown = {
+        ...plan,
+        certificates: [
+          ...plan.certificates,
+          {
+            purpose: 'x',
+            cert: 'secrets/m.crt',
+            key: 'secrets/m.key',
+            dnsNames: ['manager'],
+            ipAddresses: [],
+          },
+        ],
+      };
+      const second = await writeCertificates(grown, dir, { project: 'lab', fresh: false });
+      expect(second.map((file) => path.basename(file))).toEqual(['m.crt', 'm.key']);
+      expect(await readFile(path.join(dir, 'secrets/ca.crt'), 'utf8')).toBe(caBefore);
+      const added = new X509Certificate(await readFile(path.join(dir, 'secrets/m.crt')));
+      expect(added.verify(new X509Certificate(caBefore).publicKey)).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * The platform's CA and the certificates a plan needs (`Plan.tls`), issued with @peculiar/x509 over
+ * Node's WebCrypto: ECDSA P-256 keys, PEM files, keys 0600. An existing CA or certificate is kept, so
+ * `cosmo init --force` of a new mode reuses the CA clients already trust, and `cosmo generate` issues
+ * only what a changed plan adds.
+ */
+import 'reflect-metadata';
+import { createPrivateKey, webcrypto } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CertificatePlan, TlsPlan } from '@cosmo/topology';
+import * as x509 from '@peculiar/x509';
+
+// Node's WebCrypto is the standard one; only its TypeScript types differ from the DOM's.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+/** A CA outlives many member certificates; a member certificate is renewed well within 2 years. */
+const CA_DAYS = 3650;
+const CERTIFICATE_DAYS = 730;
+
+export interface Pem {
+  cert: string;
+  key: string;
+}
+
+const serial = () =>
+  Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
+
+async function keyPem(key: webcrypto.CryptoKey): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+export async function createCa(commonName: string): Promise<Pem> {
+  const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${commonName}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + CA_DAYS * DAY_MS),
+    keys,
+    signingAlgorithm: ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
+}
+
+/** A server (and client) certificate for these names, signed by the CA. */
+export async function issueCertificate(
+  ca: Pem,
+  names: { commonName: string; dnsNames: string[]; ipAddresses: string[] },
+): Promise<Pem> {
+  const caCert = new x509.X509Certificate(ca.cert);
+  const caKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    createPrivateKey(ca.key).export({ format: 'der', type: 'pkcs8' }),
+    ALGORITHM,
+    false,
+    ['sign'],
+  );
+  const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${names.commonName}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + CERTIFICATE_DAYS * DAY_MS),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      new x509.SubjectAlternativeNameExtension([
+        ...names.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        ...names.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+      ]),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
+}
+
+/** Every file a TLS plan writes (for the checks before anything is written). */
+export function certificateFiles(tls: TlsPlan | undefined, configDir: string): string[] {
+  if (!tls) return [];
+  return [tls.ca, ...tls.certificates]
+    .flatMap((pair) => [pair.cert, pair.key])
+    .map((file) => path.resolve(configDir, file));
+}
+
+async function writePair(pair: { cert: string; key: string }, pem: Pem, configDir: string): Promise<void> {
+  const cert = path.resolve(configDir, pair.cert);
+  await mkdir(path.dirname(cert), { recursive: true, mode: 0o700 });
+  await writeFile(path.resolve(configDir, pair.key), pem.key, { mode: 0o600 });
+  await writeFile(cert, pem.cert, { mode: 0o600 });
+}
+
+async function readPair(pair: { cert: string; key: string }, configDir: string): Promise<Pem> {
+  return {
+    cert: await readFile(path.resolve(configDir, pair.cert), 'utf8'),
+    key: await readFile(path.resolve(configDir, pair.key), 'utf8'),
+  };
+}
+
+const present = (pair: { cert: string; key: string }, configDir: string) =>
+  existsSync(path.resolve(configDir, pair.cert)) && existsSync(path.resolve(configDir, pair.key));
+
+/**
+ * Makes the CA unless it exists, then issues each certificate that is missing (a new one for every
+ * certificate when `fresh`, as `cosmo init --force` does). Returns the files written.
+ */
+export async function writeCertificates(
+  tls: TlsPlan | undefined,
+  configDir: string,
+  options: { project: string; fresh: boolean },
+): Promise<string[]> {
+  if (!tls) return [];
+  const written: string[] = [];
+  let ca: Pem;
+  if (present(tls.ca, configDir) && !options.fresh) ca = await readPair(tls.ca, configDir);
+  else {
+    ca = await createCa(`Cosmo ${options.project} CA`);
+    await writePair(tls.ca, ca, configDir);
+    written.push(tls.ca.cert, tls.ca.key);
+  }
+  for (const certificate of tls.certificates) {
+    if (present(certificate, configDir) && !options.fresh) continue;
+    await writePair(certificate, await issueCertificate(ca, certificateNames(certificate)), configDir);
+    written.push(certificate.cert, certificate.key);
+  }
+  return written.map((file) => path.resolve(configDir, file));
+}
+
+const certificateNames = (plan: CertificatePlan) => ({
+  commonName: plan.dnsNames[0] ?? plan.ipAddresses[0] ?? 'cosmo',
+  dnsNames: plan.dnsNames,
+  ipAddresses: plan.ipAddresses,
+});
