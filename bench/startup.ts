@@ -1,8 +1,10 @@
 /**
- * All-in-One startup benchmark: a cold first start (empty volume: initdb, credentials, schema) and a
- * restart (same volume), each from `docker start` to cluster-status OK, median of 5; and the size of
- * every image. Measures and records; never passes or fails. Run: pnpm bench:startup
+ * All-in-One startup benchmark: a cold first start (empty volume: initdb, credentials, CA and
+ * certificate, schema) and a restart (same volume), each from `docker start` to cluster-status OK,
+ * median of 5, with HTTPS (the default) and, in the same run, with plain HTTP (COSMO_TLS=off) beside
+ * it; and the size of every image. Measures and records; never passes or fails. Run: pnpm bench:startup
  */
+import { trustCa } from '@cosmo/cli/api-client';
 import { connectDocker, defaultCatalogue, repository } from '@cosmo/images';
 import { waitFor } from '@cosmo/wait';
 import type Docker from 'dockerode';
@@ -57,26 +59,35 @@ function demux(raw: Buffer): string {
   return out;
 }
 
-/** Seconds from start to cluster-status OK, polling every 100 ms; then where the time went. */
-async function startToOk(container: Docker.Container, kind: 'cold' | 'restart'): Promise<number> {
+/** Seconds from start to cluster-status OK, polling every 100 ms; then where the time went (HTTPS runs). */
+async function startToOk(
+  container: Docker.Container,
+  kind: 'cold' | 'restart',
+  tls: boolean,
+): Promise<number> {
   const startedAt = Date.now();
-  const seconds = await pollToOk(container);
-  await recordPhases(container, startedAt, kind);
+  const seconds = await pollToOk(container, tls);
+  if (tls) await recordPhases(container, startedAt, kind);
   return seconds;
 }
 
-async function pollToOk(container: Docker.Container): Promise<number> {
+async function pollToOk(container: Docker.Container, tls: boolean): Promise<number> {
   const started = performance.now();
   await container.start();
   const port = (await container.inspect()).NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort;
-  const url = `http://127.0.0.1:${port}/api/v3.1`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/api/v3.1`;
   let auth: string | undefined;
   return waitFor(
     'the All-in-One to report OK',
     async () => {
       if (!auth) {
         const password = await exec(container, ['cat', '/var/lib/cosmo/secrets/admin_password']);
-        if (password) auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+        // The API's certificate is checked against the CA the container made (in the same folder).
+        const ca = tls ? await exec(container, ['cat', '/var/lib/cosmo/secrets/ca.crt']) : 'none';
+        if (password && ca) {
+          if (tls) trustCa(ca);
+          auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+        }
       }
       if (!auth) return undefined;
       const response = await fetch(`${url}/cluster-status?summary=true`, {
@@ -95,20 +106,25 @@ const phaseMedian = (values: number[]) => (values.length ? median(values).toFixe
 
 const cold: number[] = [];
 const restart: number[] = [];
-for (let run = 0; run < RUNS; run++) {
+const plain = { cold: [] as number[], restart: [] as number[] };
+// Each run starts the HTTPS and the plain-HTTP All-in-One in turn, so both see the same machine.
+for (let run = 0; run < RUNS * 2; run++) {
+  const tls = run % 2 === 0;
   const volume = `cosmo-bench-startup-${process.pid}-${run}`;
   await docker.createVolume({ Name: volume });
   const container = await docker.createContainer({
     Image: IMAGE,
+    Env: tls ? [] : ['COSMO_TLS=off'],
     HostConfig: { Binds: [`${volume}:/var/lib/cosmo`], PortBindings: { '8080/tcp': [{ HostPort: '' }] } },
     ExposedPorts: { '8080/tcp': {} },
   });
   try {
-    cold.push(await startToOk(container, 'cold'));
+    const into = tls ? { cold, restart } : plain;
+    into.cold.push(await startToOk(container, 'cold', tls));
     await container.stop({ t: 60 });
-    restart.push(await startToOk(container, 'restart'));
+    into.restart.push(await startToOk(container, 'restart', tls));
     console.error(
-      `run ${run + 1}/${RUNS}: cold ${cold.at(-1)!.toFixed(2)} s, restart ${restart.at(-1)!.toFixed(2)} s`,
+      `run ${Math.floor(run / 2) + 1}/${RUNS} (${tls ? 'https' : 'http'}): cold ${into.cold.at(-1)!.toFixed(2)} s, restart ${into.restart.at(-1)!.toFixed(2)} s`,
     );
   } finally {
     await container.remove({ force: true });
@@ -157,14 +173,26 @@ await record({
       '<= 6 s',
       verdict(median(restart) <= 6),
     ],
+    // HTTPS against plain HTTP, same run: the cost of the CA and certificate (cold) and of TLS.
+    ...(['cold', 'restart'] as const).map((kind) => {
+      const https = median(kind === 'cold' ? cold : restart);
+      const http = median(plain[kind]);
+      return [
+        `${kind === 'cold' ? 'cold first start' : 'restart'}: HTTPS vs plain HTTP (COSMO_TLS=off), same run`,
+        `${https.toFixed(2)} s vs ${http.toFixed(2)} s (${((https / http - 1) * 100).toFixed(1)} %)`,
+        'within 10 %',
+        verdict(https <= http * 1.1),
+      ];
+    }),
     ...sizes,
   ],
   notes: [
-    `cold runs: ${cold.map((s) => s.toFixed(2)).join(', ')} s; restarts: ${restart.map((s) => s.toFixed(2)).join(', ')} s`,
+    `HTTPS cold runs: ${cold.map((s) => s.toFixed(2)).join(', ')} s; restarts: ${restart.map((s) => s.toFixed(2)).join(', ')} s`,
+    `plain HTTP cold runs: ${plain.cold.map((s) => s.toFixed(2)).join(', ')} s; restarts: ${plain.restart.map((s) => s.toFixed(2)).join(', ')} s`,
     'from `docker start` to `GET /cluster-status` answering OK (polled every 100 ms); cold = empty volume',
     `where the time goes (median s after \`docker start\`, cold / restart): ${PHASES.map(
       ([name]) => `${name} ${phaseMedian(phases[name]!.cold)} / ${phaseMedian(phases[name]!.restart)}`,
     ).join('; ')}; then OK ${median(cold).toFixed(2)} / ${median(restart).toFixed(2)}`,
   ],
-  raw: { cold, restart, phases },
+  raw: { cold, restart, plain, phases },
 });

@@ -9,11 +9,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { trustCa } from '@cosmo/cli/api-client';
 import Docker from 'dockerode';
 import { DockerComposeEnvironment, GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, removeVolume, startAio } from './support/aio.ts';
-import { type Client, client } from './support/api.ts';
+import { type Client, client, trustProjectCa } from './support/api.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
 import { asPlanned } from './support/privileges.ts';
@@ -329,7 +330,9 @@ describe('compose/aio/compose.yaml', () => {
       const state = await docker.getContainer(container.getId()).inspect();
       expect(state.State.Health?.Status).toBe('healthy');
       expect(state.Config.Image).toBe('cosmo/aio:0.1.0');
-      const ok = await fetch('http://127.0.0.1:18088/api/v3.1/ok');
+      // compose/aio: no credentials given, so the container made its CA and certificate in its volume.
+      trustCa((await container.exec(['cat', '/var/lib/cosmo/secrets/ca.crt'])).output);
+      const ok = await fetch('https://127.0.0.1:18088/api/v3.1/ok');
       expect(await ok.text()).toBe('"OK"');
       // The copies of secrets made for each service's user are in memory, never in the writable layer.
       const mounts = (await container.exec(['cat', '/proc/mounts'])).output;
@@ -373,7 +376,7 @@ describe('cosmo up, status, down', () => {
     expect(up.stderr).not.toContain('cosmo:');
     expect(up.code).toBe(0);
     expect(up.stdout).toContain('Cosmo is up');
-    expect(up.stdout).toContain('http://localhost:18089/api/v3.1');
+    expect(up.stdout).toContain('https://localhost:18089/api/v3.1');
     expect(up.stdout).toContain(`password: in ${path.join(dir, 'secrets/admin_password')}`);
 
     const status = await cosmo(['status', '--json'], { cwd: dir });
@@ -406,7 +409,8 @@ describe('a second project folder on the same volume (same project name, other c
   };
   const login = async (dir: string) => {
     const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
-    return client(`http://127.0.0.1:${port}`, {
+    await trustProjectCa(dir);
+    return client(`https://127.0.0.1:${port}`, {
       authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
     });
   };
@@ -482,7 +486,8 @@ describe('docker compose up in the project folder', () => {
     expect(init.code).toBe(0);
     expect(init.stdout).toContain('docker compose up -d');
     await run('docker', ['compose', 'up', '-d', '--wait', '--wait-timeout', '180'], dir);
-    const ok = await fetch('http://127.0.0.1:18096/api/v3.1/ok');
+    await trustProjectCa(dir);
+    const ok = await fetch('https://127.0.0.1:18096/api/v3.1/ok');
     expect(await ok.text()).toBe('"OK"');
     const containers = await docker.listContainers({
       filters: { label: ['com.docker.compose.project=cosmo-itest-plain'] },

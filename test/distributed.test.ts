@@ -11,17 +11,19 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sleep } from '@cosmo/wait';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client } from './support/api.ts';
+import { client, trustProjectCa } from './support/api.ts';
 import {
   allAre,
   endpoints,
   expectNoBackendReach,
   expectNoPrivilege,
+  expectTlsRefused,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   reachableAsManager,
   runAttack,
   secretFiles,
+  tlsAttacks,
 } from './support/attacks.ts';
 import {
   COUNTING_BLUEPRINT,
@@ -131,19 +133,40 @@ describe('the distributed cluster (compose, one host)', () => {
     );
   });
 
+  it('speaks HTTPS only through the load balancer and on each manager: plaintext, a wrong name and an impostor are refused', async () => {
+    expect(cluster.url).toMatch(/^https:/);
+    expectTlsRefused(await tlsAttacks(cluster.url));
+    // A neighbour on the cluster's network speaking plain HTTP straight to a manager gets no answer.
+    const plain = await execStdout(docker, `${NAME}-manager2-1`, [
+      'bash',
+      '-c',
+      'exec 3<>/dev/tcp/manager1/8080; printf "GET /api/v3.1/ok HTTP/1.0\\r\\n\\r\\n" >&3; timeout 3 cat <&3; echo "[end]"',
+    ]);
+    expect(plain).not.toMatch(/HTTP\/1\.[01] 200/);
+    expect(plain).toContain('[end]');
+  });
+
   it('believes X-Forwarded-For only from the load balancer: a client reaching a manager directly cannot spoof its way past the lock-out', async () => {
     // From another container on the network (manager2's), straight to manager1, a new forged address
     // with each wrong password: the failures still count against the real address, which must wait.
     const script = `
       const statuses = [];
       for (let i = 0; i < 7; i++) {
-        const answer = await fetch('http://manager1:8080/api/v3.1/status', {
+        const answer = await fetch('https://manager1:8080/api/v3.1/status', {
           headers: { authorization: 'Basic ' + btoa('admin:wrong-' + i), 'x-forwarded-for': '198.51.100.' + i },
         });
         statuses.push(answer.status);
       }
       console.log(statuses.join(' '));`;
-    const out = await execStdout(docker, `${NAME}-manager2-1`, ['node', '--input-type=module', '-e', script]);
+    // The manager holds no CA file to check manager1 with; what is tested here is the forwarded address.
+    const out = await execStdout(docker, `${NAME}-manager2-1`, [
+      'env',
+      'NODE_TLS_REJECT_UNAUTHORIZED=0',
+      'node',
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
     expect(out.trim()).toBe('401 401 401 401 401 429 429');
   });
 
@@ -470,7 +493,8 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
     expect((await cosmo(['generate', '--target', 'swarm', '-o', '.'], { cwd: dir })).code).toBe(0);
     await run('docker', ['stack', 'deploy', '-c', 'stack.yaml', stack], { cwd: dir });
     const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
-    const api = client('http://127.0.0.1:18091', {
+    await trustProjectCa(dir);
+    const api = client('https://127.0.0.1:18091', {
       authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`,
     });
     const body = await eventually(
@@ -541,10 +565,11 @@ describe('Swarm stacks on a one-node Swarm (distributed, then the All-in-One)', 
       expect((await cosmo(['init', '--port', '18092'], { cwd: aioDir })).code).toBe(0);
       expect((await cosmo(['generate', '--target', 'swarm', '-o', '.'], { cwd: aioDir })).code).toBe(0);
       await run('docker', ['stack', 'deploy', '-c', 'stack.yaml', aioStack], { cwd: aioDir });
+      await trustProjectCa(aioDir);
       const ok = await eventually(
         'the All-in-One stack to answer /ok',
         async () => {
-          const answer = await fetch('http://127.0.0.1:18092/api/v3.1/ok').catch(() => undefined);
+          const answer = await fetch('https://127.0.0.1:18092/api/v3.1/ok').catch(() => undefined);
           return answer?.status === 200 ? answer.text() : undefined;
         },
         180_000,

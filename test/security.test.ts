@@ -15,11 +15,13 @@ import {
   endpoints,
   expectNoBackendReach,
   expectNoPrivilege,
+  expectTlsRefused,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   reachableAsManager,
   runAttack,
   secretFiles,
+  tlsAttacks,
 } from './support/attacks.ts';
 import { eventually } from './support/stack.ts';
 
@@ -101,6 +103,7 @@ describe('a blueprint script on the All-in-One', () => {
   const volume = `cosmo-itest-security-${process.pid}`;
   let container: StartedTestContainer;
   let api: Client;
+  let url: string;
 
   const exec = async (cmd: string[]) => {
     const { output, exitCode } = await container.exec(cmd);
@@ -113,12 +116,18 @@ describe('a blueprint script on the All-in-One', () => {
   beforeAll(async () => {
     await docker.createVolume({ Name: volume, Labels: { 'io.cosmo.test': 'security' } });
     container = await startAio(volume);
-    ({ api } = await adminClient(container));
+    ({ api, url } = await adminClient(container));
   });
 
   afterAll(async () => {
     await container?.stop();
     await removeVolume(volume);
+  });
+
+  it('speaks HTTPS only, and a client trusting its CA refuses a wrong name and an impostor from another CA', async () => {
+    expect(url).toMatch(/^https:/);
+    expect((await api.get(`${API}/status`)).status).toBe(200);
+    expectTlsRefused(await tlsAttacks(url));
   });
 
   it('starts with no capability and no_new_privs, cannot become root, and reads no secret', async () => {

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, client } from './support/api.ts';
+import { type Client, client, trustProjectCa } from './support/api.ts';
 import { cosmo } from './support/cli.ts';
 import { API } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
@@ -60,9 +60,12 @@ function state(wanted: string, timeoutMs: number): Promise<any> {
 beforeAll(async () => {
   swarm = await startSwarm('cosmo-itest-swarm');
   dir = await mkdtemp(path.join(os.tmpdir(), `${STACK}-`));
-  const init = await cosmo(['init', '--mode', 'compact', '--name', STACK, '--registry', swarm.registry], {
-    cwd: dir,
-  });
+  // The hosts' addresses are the names clients reach the API by: the API's certificate carries them.
+  const publicNames = swarm.hosts.flatMap((host) => ['--public-name', host.ip]);
+  const init = await cosmo(
+    ['init', '--mode', 'compact', '--name', STACK, '--registry', swarm.registry, ...publicNames],
+    { cwd: dir },
+  );
   if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);
   // First without --label-nodes: refused, naming the labels, and nothing is deployed.
   refused = await cosmo(deployArgs(), { cwd: dir });
@@ -70,9 +73,10 @@ beforeAll(async () => {
   deploy = await cosmo([...deployArgs(), '--label-nodes'], { cwd: dir });
   if (deploy.code !== 0)
     throw new Error(`cosmo deploy failed (${deploy.code}):\n${deploy.stdout}\n${deploy.stderr}`);
-  const url = /Cosmo is deployed in [\d.]+ s: (http:\/\/[^/]+)\/api\/v3\.1/.exec(deploy.stdout)?.[1];
+  const url = /Cosmo is deployed in [\d.]+ s: (https:\/\/[^/]+)\/api\/v3\.1/.exec(deploy.stdout)?.[1];
   if (!url) throw new Error(`cosmo deploy did not say where: ${deploy.stdout}`);
   const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
+  await trustProjectCa(dir);
   api = client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` });
   lbHost = swarm.hosts.find((host) => url.includes(`//${host.ip}:`))!;
 }, 900_000);
@@ -136,7 +140,7 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
     // The LB runs on every host: each host's published port serves the API.
     for (const host of swarm.hosts) {
       const ok = await eventually(`the LB on ${host.name}`, async () => {
-        const answer = await fetch(`http://${host.ip}:8080/api/v3.1/ok`).catch(() => undefined);
+        const answer = await fetch(`https://${host.ip}:8080/api/v3.1/ok`).catch(() => undefined);
         return answer?.status === 200 ? answer : undefined;
       });
       expect(await ok.json()).toBe('OK');

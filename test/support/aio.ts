@@ -2,6 +2,8 @@
  * The All-in-One as the tests start it (cosmo/aio on a volume of the test's, its port published),
  * and what they read from it: the admin's API client, and SQL run as PostgreSQL's superuser.
  */
+
+import { trustCa } from '@cosmo/cli/api-client';
 import Docker from 'dockerode';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { type Client, client } from './api.ts';
@@ -11,23 +13,43 @@ export async function startAio(
   volume: string,
   env: Record<string, string> = {},
 ): Promise<StartedTestContainer> {
-  return asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
-    .withEnvironment(env)
-    .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
-    .withExposedPorts(8080)
-    .withWaitStrategy(Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200))
-    .withStartupTimeout(180_000)
-    .start();
+  return (
+    asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
+      .withEnvironment(env)
+      .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
+      .withExposedPorts(8080)
+      // Readiness only: the tests' own requests check the certificate against the container's CA.
+      .withWaitStrategy(
+        env.COSMO_TLS === 'off'
+          ? Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200)
+          : Wait.forHttp('/api/v3.1/ok', 8080).usingTls().allowInsecure().forStatusCode(200),
+      )
+      .withStartupTimeout(180_000)
+      .start()
+  );
+}
+
+/** A file the All-in-One generated in its volume's secrets/. */
+async function generated(container: StartedTestContainer, name: string): Promise<string> {
+  const { output, exitCode } = await container.exec(['cat', `/var/lib/cosmo/secrets/${name}`]);
+  if (exitCode !== 0) throw new Error(`reading ${name} failed: ${output}`);
+  return output;
+}
+
+/** The API's URL (https, the CA the container made in its volume trusted; http with COSMO_TLS=off). */
+export async function aioUrl(container: StartedTestContainer): Promise<string> {
+  // What this start serves: the entrypoint gives the manager its certificate in /run/cosmo.
+  const tls = (await container.exec(['test', '-s', '/run/cosmo/api.crt'])).exitCode === 0;
+  if (tls) trustCa(await generated(container, 'ca.crt'));
+  return `${tls ? 'https' : 'http'}://${container.getHost()}:${container.getMappedPort(8080)}`;
 }
 
 /** The admin's client, with the password the All-in-One generated in its volume, and the API's URL. */
 export async function adminClient(
   container: StartedTestContainer,
 ): Promise<{ api: Client; password: string; url: string }> {
-  const { output, exitCode } = await container.exec(['cat', '/var/lib/cosmo/secrets/admin_password']);
-  if (exitCode !== 0) throw new Error(`reading the admin password failed: ${output}`);
-  const password = output.trim();
-  const url = `http://${container.getHost()}:${container.getMappedPort(8080)}`;
+  const password = (await generated(container, 'admin_password')).trim();
+  const url = await aioUrl(container);
   return {
     api: client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` }),
     password,

@@ -1,4 +1,16 @@
 /** A small HTTP client for the manager's REST API, returning status and parsed body. */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { trustCa } from '@cosmo/cli/api-client';
+
+/**
+ * Trusts a project folder's CA (secrets/ca.crt) for this process's TLS connections, as the CLI does:
+ * the API's certificate is then checked, never skipped.
+ */
+export async function trustProjectCa(dir: string): Promise<void> {
+  trustCa(await readFile(path.join(dir, 'secrets/ca.crt'), 'utf8'));
+}
+
 export interface Answer<T = any> {
   status: number;
   body: T;

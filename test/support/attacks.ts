@@ -5,6 +5,9 @@
  * (test/security.test.ts, the All-in-One) and the cluster tests (distributed, compact), so every
  * mode meets the same attacks.
  */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createCa, issueCertificate } from '@cosmo/cli/certificates';
 import { expect } from 'vitest';
 import type { Client } from './api.ts';
 import { uploadArchive } from './blueprints.ts';
@@ -198,4 +201,57 @@ done`;
 /** `host:port` for every host and port given. */
 export function endpoints(hosts: string[], ports: number[]): string[] {
   return hosts.flatMap((host) => ports.map((port) => `${host}:${port}`));
+}
+
+/**
+ * What a network neighbour gets from an HTTPS API, as `HTTP <status>` or the error that ended the
+ * attempt: speaking plain HTTP to its port; reaching it under a name its certificate does not carry;
+ * and an impostor on loopback holding a certificate for the same name from another CA, reached by a
+ * client that trusts the platform's CA (as every client of ours does). Each should fail.
+ */
+export async function tlsAttacks(httpsUrl: string): Promise<{
+  plaintext: string;
+  wrongName: string;
+  impostor: string;
+}> {
+  const url = new URL(`${httpsUrl}/api/v3.1/ok`);
+  const outcome = (options: https.RequestOptions, target: URL | string = url) =>
+    new Promise<string>((resolve) => {
+      https
+        .get(target, { timeout: 5_000, ...options }, (response) => {
+          response.resume();
+          resolve(`HTTP ${response.statusCode}`);
+        })
+        .on('timeout', function (this: { destroy(): void }) {
+          this.destroy();
+        })
+        .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+  const plaintext = await fetch(url.toString().replace(/^https:/, 'http:')).then(
+    (response) => `HTTP ${response.status}`,
+    (error: { cause?: { code?: string } }) => error.cause?.code ?? 'failed',
+  );
+  const wrongName = await outcome({ servername: 'impostor.example' });
+  const other = await createCa('An impostor CA');
+  const fake = await issueCertificate(other, {
+    commonName: url.hostname,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const server = https.createServer({ cert: fake.cert, key: fake.key }, (_q, r) => r.end('"OK"'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const impostor = await outcome({}, `https://localhost:${port}/api/v3.1/ok`);
+    return { plaintext, wrongName, impostor };
+  } finally {
+    server.close();
+  }
+}
+
+/** Every TLS attack failed: no HTTP answer to plaintext, and neither certificate accepted. */
+export function expectTlsRefused(outcomes: Awaited<ReturnType<typeof tlsAttacks>>): void {
+  expect(outcomes.plaintext).not.toMatch(/^HTTP/);
+  expect(outcomes.wrongName).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+  expect(outcomes.impostor).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
 }

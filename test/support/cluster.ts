@@ -4,13 +4,14 @@
  * kill members, and keep a client writing through the load balancer, counting what was acknowledged.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sleep } from '@cosmo/wait';
 import Docker from 'dockerode';
-import { type Client, client } from './api.ts';
+import { type Client, client, trustProjectCa } from './api.ts';
 import { cosmo } from './cli.ts';
 import { eventually, finishedExecution } from './stack.ts';
 import { execStdout } from './swarm.ts';
@@ -61,7 +62,10 @@ export async function startCluster(
   if (up.code !== 0) throw new Error(`cosmo up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
   const upSeconds = Number(/Cosmo is up in ([\d.]+) s/.exec(up.stdout)?.[1] ?? Number.NaN);
   const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
-  const url = `http://127.0.0.1:${port}`;
+  // HTTPS unless the project was made with --insecure-http (then it has no CA).
+  const tls = existsSync(path.join(dir, 'secrets/ca.crt'));
+  if (tls) await trustProjectCa(dir);
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const api = client(url, { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` });
   const container = (service: string) => docker.getContainer(`${name}-${service}-1`);
   const status = async () => (await api.get(`${API}/cluster-status`)).body;

@@ -1,0 +1,119 @@
+/**
+ * What TLS costs through the load balancer: a distributed cluster brought up with HTTPS (the default:
+ * clients -> LB and LB -> managers both TLS) and then one made with --insecure-http, one after the
+ * other on the same machine, each measured with the same load: GET /status (Basic auth) and POST
+ * /executions, req/s. Measures and records; never passes or fails. Run: pnpm bench:tls
+ */
+import autocannon from 'autocannon';
+import { type Cluster, removeProject, startCluster } from '../test/support/cluster.ts';
+import { eventually } from '../test/support/stack.ts';
+import { record } from './record.ts';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 32;
+const API = '/api/v3.1';
+const DEPLOYMENTS = 100;
+
+interface Load {
+  requestsPerSecond: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+// autocannon connects without checking the certificate (it sets rejectUnauthorized: false); the
+// handshake and the encryption, what costs, are the same as a checking client's.
+async function load(url: string, options: Partial<autocannon.Options>): Promise<Load> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50ms: result.latency.p50,
+    p99ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+async function measure(cluster: Cluster): Promise<{ status: Load; executions: Load }> {
+  const admin = { authorization: `Basic ${Buffer.from(`admin:${cluster.password}`).toString('base64')}` };
+  await eventually(
+    'cluster OK',
+    async () => ((await cluster.status())?.status === 'OK' ? true : undefined),
+    180_000,
+  );
+  await cluster.api.raw('PUT', `${API}/blueprints/bench`, {
+    raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
+    headers: { 'content-type': 'application/yaml' },
+  });
+  for (let i = 0; i < DEPLOYMENTS; i++) {
+    await cluster.api.put(`${API}/deployments/bench-${i}`, { blueprint_id: 'bench' });
+  }
+  console.error(`${cluster.url}: GET /status...`);
+  const status = await load(`${cluster.url}${API}/status`, { headers: admin });
+  console.error(`${cluster.url}: POST /executions...`);
+  let next = 0;
+  const executions = await load(`${cluster.url}${API}/executions`, {
+    method: 'POST',
+    headers: { ...admin, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({
+            deployment_id: `bench-${next++ % DEPLOYMENTS}`,
+            workflow_id: 'install',
+            force: true,
+          }),
+        }),
+      },
+    ],
+  });
+  return { status, executions };
+}
+
+const results: Record<'https' | 'http', { status: Load; executions: Load }> = {} as never;
+for (const [scheme, initArgs] of [
+  ['https', []],
+  ['http', ['--insecure-http']],
+] as const) {
+  const name = `cosmo-bench-tls-${scheme}`;
+  await removeProject(name);
+  console.error(`bringing up ${name}...`);
+  const cluster = await startCluster('distributed', name, 18390, { initArgs: [...initArgs] });
+  try {
+    results[scheme] = await measure(cluster);
+  } finally {
+    await cluster.down();
+  }
+}
+
+const row = (label: string, https: Load, http: Load): (string | number)[] => {
+  const share = https.requestsPerSecond / http.requestsPerSecond;
+  return [
+    label,
+    `${https.requestsPerSecond.toFixed(0)} vs ${http.requestsPerSecond.toFixed(0)} (${(share * 100).toFixed(0)} %)`,
+    `${https.p50ms} / ${http.p50ms}`,
+    `${https.p99ms} / ${http.p99ms}`,
+    `${https.non2xx + https.errors} / ${http.non2xx + http.errors}`,
+    '>= 80 % of plain HTTP',
+    share >= 0.8 ? 'met' : 'missed',
+  ];
+};
+
+await record({
+  name: 'tls',
+  title: 'TLS through the load balancer: HTTPS against plain HTTP (distributed cluster)',
+  command: 'pnpm bench:tls',
+  columns: ['measure (HTTPS vs HTTP)', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'target', 'verdict'],
+  rows: [
+    row('GET /status (Basic auth), through the LB', results.https.status, results.http.status),
+    row('POST /executions, through the LB', results.https.executions, results.http.executions),
+  ],
+  notes: [
+    `${CONNECTIONS} keep-alive connections, ${DURATION} s per measure (autocannon); 3 managers, 3 db and 3 queue nodes and the LB on this one machine with the load generator`,
+    "HTTPS: clients -> LB and LB -> managers (the managers' certificates checked by the LB); plain: `cosmo init --insecure-http`; the two clusters run one after the other, never together",
+    'autocannon does not check the certificate (it cannot be told a CA); the handshake and encryption are the same',
+  ],
+  raw: results,
+});
