@@ -9,24 +9,26 @@ import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainer
 import { type Client, client } from './api.ts';
 import { asPlanned } from './privileges.ts';
 
+/**
+ * Readiness: /ok answers 200, over HTTPS unless the container serves plain HTTP. Only readiness: the
+ * tests' own requests check the certificate against the container's CA (aioUrl).
+ */
+export function aioReady(tls = true) {
+  const wait = Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200);
+  return tls ? wait.usingTls().allowInsecure() : wait;
+}
+
 export async function startAio(
   volume: string,
   env: Record<string, string> = {},
 ): Promise<StartedTestContainer> {
-  return (
-    asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
-      .withEnvironment(env)
-      .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
-      .withExposedPorts(8080)
-      // Readiness only: the tests' own requests check the certificate against the container's CA.
-      .withWaitStrategy(
-        env.COSMO_TLS === 'off'
-          ? Wait.forHttp('/api/v3.1/ok', 8080).forStatusCode(200)
-          : Wait.forHttp('/api/v3.1/ok', 8080).usingTls().allowInsecure().forStatusCode(200),
-      )
-      .withStartupTimeout(180_000)
-      .start()
-  );
+  return asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
+    .withEnvironment(env)
+    .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
+    .withExposedPorts(8080)
+    .withWaitStrategy(aioReady(env.COSMO_TLS !== 'off'))
+    .withStartupTimeout(180_000)
+    .start();
 }
 
 /** A file the All-in-One generated in its volume's secrets/. */
