@@ -110,9 +110,12 @@ export function certificateFiles(tls: TlsPlan | undefined, configDir: string): s
 async function writePair(pair: { cert: string; key: string }, pem: Pem, configDir: string): Promise<void> {
   const cert = path.resolve(configDir, pair.cert);
   await mkdir(path.dirname(cert), { recursive: true, mode: 0o700 });
-  await writeFile(path.resolve(configDir, pair.key), pem.key, { mode: 0o600 });
-  await writeFile(cert, pem.cert, { mode: 0o600 });
+  // PEM files end with a newline: tools that join a certificate and its key (HAProxy's) rely on it.
+  await writeFile(path.resolve(configDir, pair.key), withNewline(pem.key), { mode: 0o600 });
+  await writeFile(cert, withNewline(pem.cert), { mode: 0o600 });
 }
+
+const withNewline = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
 
 async function readPair(pair: { cert: string; key: string }, configDir: string): Promise<Pem> {
   return {

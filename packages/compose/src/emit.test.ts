@@ -125,7 +125,7 @@ describe('distributed cluster files', () => {
       expect(svc.pids_limit, name).toBeGreaterThan(0);
     }
     // The LB's entrypoint only hands its certificate to the haproxy user it becomes.
-    expect(compose.services.lb.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID']);
+    expect(compose.services.lb.cap_add).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID']);
     expect(compose.services.db1.cap_add).toEqual([
       'CHOWN',
       'DAC_OVERRIDE',

@@ -92,7 +92,7 @@ export const IMAGE_PRIVILEGES: Record<string, ImagePrivileges> = {
     capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
     pidsLimit: 1024,
   },
-  lb: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'SETUID', 'SETGID'], pidsLimit: 256 },
+  lb: { capabilities: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'], pidsLimit: 256 },
 };
 
 export interface Plan {
