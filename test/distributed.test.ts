@@ -392,6 +392,8 @@ describe('the distributed cluster (compose, one host)', () => {
       { cwd: cluster.dir },
     );
     expect(init.code).toBe(0);
+    // --force also makes a new CA, which issues the API's new certificate.
+    await trustProjectCa(cluster.dir);
     const up = await cosmo(['up', '--timeout', '240'], { cwd: cluster.dir });
     expect(up.stderr).not.toContain('cosmo:');
     expect(up.code).toBe(0);
