@@ -4,26 +4,14 @@
  * database), POST /executions, and executions completed end to end per second.
  * Measures and records; never passes or fails. Run: pnpm bench:manager
  */
-import autocannon from 'autocannon';
 import { client } from '../test/support/api.ts';
 import { eventually, startStack } from '../test/support/stack.ts';
+import { LOAD, load } from './load.ts';
 import { record } from './record.ts';
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = 32;
+const DURATION = LOAD.seconds;
+const CONNECTIONS = LOAD.connections;
 const API = '/api/v3.1';
-
-async function load(url: string, options: Partial<autocannon.Options>) {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
-  return {
-    requestsPerSecond: result.requests.average,
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    total: result.requests.total,
-  };
-}
 
 console.error('starting postgres, rabbitmq and the manager...');
 const stack = await startStack();

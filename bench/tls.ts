@@ -4,36 +4,18 @@
  * other on the same machine, each measured with the same load: GET /status (Basic auth) and POST
  * /executions, req/s. Measures and records; never passes or fails. Run: pnpm bench:tls
  */
-import autocannon from 'autocannon';
 import { type Cluster, removeProject, startCluster } from '../test/support/cluster.ts';
 import { eventually } from '../test/support/stack.ts';
+import { LOAD, type Load, load } from './load.ts';
 import { record } from './record.ts';
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = 32;
+const DURATION = LOAD.seconds;
+const CONNECTIONS = LOAD.connections;
 const API = '/api/v3.1';
 const DEPLOYMENTS = 100;
 
-interface Load {
-  requestsPerSecond: number;
-  p50ms: number;
-  p99ms: number;
-  non2xx: number;
-  errors: number;
-}
-
 // autocannon connects without checking the certificate (it sets rejectUnauthorized: false); the
 // handshake and the encryption, what costs, are the same as a checking client's.
-async function load(url: string, options: Partial<autocannon.Options>): Promise<Load> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, ...options });
-  return {
-    requestsPerSecond: result.requests.average,
-    p50ms: result.latency.p50,
-    p99ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
-}
 
 async function measure(cluster: Cluster): Promise<{ status: Load; executions: Load }> {
   const admin = { authorization: `Basic ${Buffer.from(`admin:${cluster.password}`).toString('base64')}` };
