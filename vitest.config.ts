@@ -20,7 +20,10 @@ export default defineConfig({
           fileParallelism: false,
           // Every image rebuilt first where its inputs changed: never a test against a stale image.
           globalSetup: ['test/support/images.ts'],
-          env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+          // The engine is this machine's (scripts/setup starts it): its published ports are on loopback,
+          // which every certificate names. Left alone, testcontainers would pick the bridge's gateway
+          // when it finds itself in a container.
+          env: { TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: 'localhost' },
         },
       },
     ],

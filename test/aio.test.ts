@@ -13,7 +13,7 @@ import { trustCa } from '@cosmo/cli/api-client';
 import Docker from 'dockerode';
 import { DockerComposeEnvironment, GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, removeVolume, startAio } from './support/aio.ts';
+import { adminClient, aioReady, removeVolume, startAio } from './support/aio.ts';
 import { type Client, client, trustProjectCa } from './support/api.ts';
 import { COUNTING_BLUEPRINT, COUNTING_RUNS, scriptRuns, uploadArchive } from './support/blueprints.ts';
 import { cosmo, REPO_ROOT } from './support/cli.ts';
@@ -280,7 +280,7 @@ describe('a program that cannot be started again', () => {
   it("ends the container, so that Docker's restart policy decides", async () => {
     const container = await asPlanned(new GenericContainer('cosmo/aio:latest'), 'aio')
       .withExposedPorts(8080)
-      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+      .withWaitStrategy(aioReady())
       .withStartupTimeout(180_000)
       .start();
     const handle = docker.getContainer(container.getId());

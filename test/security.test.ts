@@ -6,9 +6,9 @@
  * same privilege attack in test/distributed.test.ts and test/compact.test.ts.
  */
 import Docker from 'dockerode';
-import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
+import { GenericContainer, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, psql, removeVolume, startAio } from './support/aio.ts';
+import { adminClient, aioReady, psql, removeVolume, startAio } from './support/aio.ts';
 import type { Client } from './support/api.ts';
 import {
   allAre,
@@ -259,7 +259,7 @@ describe('an All-in-One started without the capability to confine scripts (a bar
     container = await new GenericContainer('cosmo/aio:latest')
       .withBindMounts([{ source: volume, target: '/var/lib/cosmo' }])
       .withExposedPorts(8080)
-      .withWaitStrategy(Wait.forHttp(`${API}/ok`, 8080).forStatusCode(200))
+      .withWaitStrategy(aioReady())
       .withStartupTimeout(180_000)
       .start();
     const { api } = await adminClient(container);
