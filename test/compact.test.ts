@@ -9,8 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allAre,
   endpoints,
+  etcdAttacks,
+  expectEtcdRefused,
+  expectMemberTlsRefused,
   expectNoBackendReach,
   expectNoPrivilege,
+  memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   reachableAsManager,
@@ -78,13 +82,22 @@ describe('the compact cluster (compose, one host)', () => {
   it("cannot reach any node's database or queue ports, on loopback or across the network, which the manager's own user reaches", async () => {
     const nodes = ['node1', 'node2', 'node3'];
     const manager = (cmd: string[]) => execStdout(docker, `${NAME}-node1-1`, cmd);
-    const needed = [...endpoints(nodes, [5432, 8008, 5672]), ...endpoints(['127.0.0.1'], [5432, 8008, 5672])];
+    const needed = [...endpoints(nodes, [5432, 8008, 5671]), ...endpoints(['127.0.0.1'], [5432, 8008, 5671])];
     expect(await reachableAsManager(manager, needed)).toEqual(allAre(needed, 'open'));
-    const backends = endpoints([...nodes, '127.0.0.1'], [5432, 8008, 2379, 2380, 5672, 4369, 25672]);
+    const backends = endpoints([...nodes, '127.0.0.1'], [5432, 8008, 2379, 2380, 5671, 5672, 4369, 25672]);
     expectNoBackendReach(
       await runAttack(cluster.api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
       backends,
     );
+  });
+
+  it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {
+    expectEtcdRefused(await etcdAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'));
+  });
+
+  it('takes only TLS on PostgreSQL and AMQP: plaintext, a wrong name and another CA are refused', async () => {
+    const node2 = (cmd: string[]) => execStdout(docker, `${NAME}-node2-1`, cmd);
+    expectMemberTlsRefused(await memberTlsAttacks(node2, node2, { db: 'node1', queue: 'node1' }));
   });
 
   it('loses no acknowledged execution when a whole node (manager, queue member, database replica) is killed while executions run', async () => {

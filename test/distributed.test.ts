@@ -15,9 +15,13 @@ import { client, trustProjectCa } from './support/api.ts';
 import {
   allAre,
   endpoints,
+  etcdAttacks,
+  expectEtcdRefused,
+  expectMemberTlsRefused,
   expectNoBackendReach,
   expectNoPrivilege,
   expectTlsRefused,
+  memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   reachableAsManager,
@@ -56,7 +60,7 @@ const NAME = 'cosmo-itest-dist';
 /** What a blueprint's script must not reach: every database member's and queue member's ports. */
 const BACKENDS = {
   db: endpoints(['db1', 'db2', 'db3'], [5432, 8008, 2379, 2380]),
-  queue: endpoints(['queue1', 'queue2', 'queue3'], [5672, 4369, 25672]),
+  queue: endpoints(['queue1', 'queue2', 'queue3'], [5671, 5672, 4369, 25672]),
 };
 
 describe('the distributed cluster (compose, one host)', () => {
@@ -123,7 +127,7 @@ describe('the distributed cluster (compose, one host)', () => {
     const manager = (cmd: string[]) => execStdout(docker, `${NAME}-manager1-1`, cmd);
     const needed = [
       ...endpoints(['db1', 'db2', 'db3'], [5432, 8008]),
-      ...endpoints(['queue1', 'queue2', 'queue3'], [5672]),
+      ...endpoints(['queue1', 'queue2', 'queue3'], [5671]),
     ];
     expect(await reachableAsManager(manager, needed)).toEqual(allAre(needed, 'open'));
     const backends = [...BACKENDS.db, ...BACKENDS.queue];
@@ -144,6 +148,19 @@ describe('the distributed cluster (compose, one host)', () => {
     ]);
     expect(plain).not.toMatch(/HTTP\/1\.[01] 200/);
     expect(plain).toContain('[end]');
+  });
+
+  it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {
+    expectEtcdRefused(await etcdAttacks((cmd) => execStdout(docker, `${NAME}-db2-1`, cmd), 'db1'));
+  });
+
+  it('takes only TLS on PostgreSQL and AMQP: plaintext, a wrong name and another CA are refused', async () => {
+    const attempts = await memberTlsAttacks(
+      (cmd) => execStdout(docker, `${NAME}-db2-1`, cmd),
+      (cmd) => execStdout(docker, `${NAME}-manager2-1`, cmd),
+      { db: 'db1', queue: 'queue1' },
+    );
+    expectMemberTlsRefused(attempts);
   });
 
   it('believes X-Forwarded-For only from the load balancer: a client reaching a manager directly cannot spoof its way past the lock-out', async () => {

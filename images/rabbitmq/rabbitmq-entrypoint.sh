@@ -82,6 +82,33 @@ else
   echo "vm_memory_high_watermark.relative = 0.4" | write_conf 40-memory.conf
 fi
 
+# TLS (certificate and key together): AMQP over TLS on 5671 only, no plaintext listener. Clients
+# authenticate by password inside TLS; they check the broker's certificate, the broker asks for none.
+# RabbitMQ reads its copies as its own user, on root's tmpfs (traversable, not listable) when /run/rabbitmq-root is one.
+install -d -m 0711 /run/rabbitmq-root
+if [ -n "${RABBITMQ_TLS_CERT_FILE:-}" ] || [ -n "${RABBITMQ_TLS_KEY_FILE:-}" ]; then
+  for var in RABBITMQ_TLS_CERT_FILE RABBITMQ_TLS_KEY_FILE; do
+    [ -n "${!var:-}" ] && [ -s "${!var}" ] || { log "$var must name a non-empty file (TLS needs the certificate and its key)"; exit 2; }
+  done
+  tls=/run/rabbitmq-root/tls
+  install -d -o rabbitmq -g rabbitmq -m 0700 "$tls"
+  install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_TLS_CERT_FILE" "$tls/cert.pem"
+  install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_TLS_KEY_FILE" "$tls/key.pem"
+  write_conf 30-tls.conf <<CONF
+listeners.tcp = none
+listeners.ssl.default = 5671
+ssl_options.certfile = $tls/cert.pem
+ssl_options.keyfile = $tls/key.pem
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+CONF
+  log "AMQP over TLS only, on 5671"
+else
+  rm -f /etc/rabbitmq/conf.d/30-tls.conf
+fi
+
 # A cluster: RABBITMQ_CLUSTER_PEERS lists every member's host name (this node's too); each node is
 # rabbit@<host name>, so the container's host name must be its name on the network.
 if [ -n "${RABBITMQ_CLUSTER_PEERS:-}" ]; then
@@ -117,7 +144,6 @@ elif [ ! -s "$cookie" ]; then
   chmod 0400 "$cookie"
 fi
 # The CLI run as root (rabbitmqctl in a shell) reads root's own copy, kept on a tmpfs when /run is one.
-install -d -m 0700 /run/rabbitmq-root
 install -m 0400 "$cookie" /run/rabbitmq-root/.erlang.cookie
 ln -sfn /run/rabbitmq-root/.erlang.cookie /root/.erlang.cookie
 

@@ -255,3 +255,133 @@ export function expectTlsRefused(outcomes: Awaited<ReturnType<typeof tlsAttacks>
   expect(outcomes.wrongName).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
   expect(outcomes.impostor).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
 }
+
+/**
+ * What a neighbour on a cluster's network gets from its database and queue members, each attempt's
+ * output followed by `[exit N]`: PostgreSQL in clear; PostgreSQL and AMQPS reached under a name the
+ * members' certificate does not carry (the member's address), or checked against another CA; AMQP in
+ * clear. `control` is the same connection done right (the platform's CA, the member's name): it gets
+ * past TLS, so the refusals are TLS's and not a network's. `db` runs psql in a database member's
+ * container, `queue` openssl in a container that has it (a manager's).
+ */
+export async function memberTlsAttacks(
+  db: (cmd: string[]) => Promise<string>,
+  queue: (cmd: string[]) => Promise<string>,
+  members: { db: string; queue: string },
+): Promise<Record<'db' | 'queue', Record<'plaintext' | 'wrongName' | 'otherCa' | 'control', string>>> {
+  const other = (await createCa('An impostor CA')).cert;
+  // $1 the other CA's certificate, written where the attempt can name it; then the attempt itself.
+  const attempt = (run: (cmd: string[]) => Promise<string>, command: string) =>
+    run([
+      'bash',
+      '-c',
+      `printf '%s' "$1" >/tmp/other-ca.crt; ${command} 2>&1; echo "[exit $?]"`,
+      'attack',
+      other,
+    ]);
+  const psql = (conninfo: string) =>
+    attempt(db, `PGPASSWORD= psql -w "dbname=cosmo user=cosmo connect_timeout=5 ${conninfo}" -c 'SELECT 1'`);
+  const tls = (host: string, ca: string, name: string) =>
+    attempt(
+      queue,
+      `timeout 5 openssl s_client -connect ${host}:5671 -CAfile ${ca} -verify_hostname ${name} -verify_return_error </dev/null`,
+    );
+  const [dbAddress] = (await attempt(db, `getent hosts ${members.db} | cut -d' ' -f1`)).split('\n');
+  const [queueAddress] = (await attempt(queue, `getent hosts ${members.queue} | cut -d' ' -f1`)).split('\n');
+  const ca = '/run/secrets/ca.crt';
+  return {
+    db: {
+      plaintext: await psql(`host=${members.db} sslmode=disable`),
+      wrongName: await psql(`host=${dbAddress} sslmode=verify-full sslrootcert=${ca}`),
+      otherCa: await psql(`host=${members.db} sslmode=verify-full sslrootcert=/tmp/other-ca.crt`),
+      control: await psql(`host=${members.db} sslmode=verify-full sslrootcert=${ca}`),
+    },
+    queue: {
+      plaintext: await attempt(queue, `timeout 5 bash -c '</dev/tcp/${members.queue}/5672'`),
+      wrongName: await tls(queueAddress!, ca, queueAddress!),
+      otherCa: await tls(members.queue, '/tmp/other-ca.crt', members.queue),
+      control: await tls(members.queue, ca, members.queue),
+    },
+  };
+}
+
+/** Every member refused what memberTlsAttacks tried, and took the right connection. */
+export function expectMemberTlsRefused(outcomes: Awaited<ReturnType<typeof memberTlsAttacks>>): void {
+  const { db, queue } = outcomes;
+  expect(db.plaintext).toMatch(/no pg_hba\.conf entry .* no encryption/);
+  expect(db.wrongName).toMatch(/does not match host name/);
+  expect(db.otherCa).toMatch(/certificate verify failed/);
+  // Past TLS, the server asks for the password the attempt does not have.
+  expect(db.control).toMatch(/no password supplied|password authentication failed/);
+  expect(queue.plaintext).not.toContain('[exit 0]');
+  expect(queue.wrongName).toMatch(/hostname mismatch/);
+  expect(queue.wrongName).not.toContain('[exit 0]');
+  expect(queue.otherCa).toMatch(/unable to get local issuer certificate/);
+  expect(queue.otherCa).not.toContain('[exit 0]');
+  expect(queue.control).toContain('Verify return code: 0 (ok)');
+}
+
+/** Python, in a database member's container: GET /version from etcd as each kind of client would. */
+const ETCD_PROBE = `
+import ssl, sys, urllib.request
+host, other_cert, other_key, own = sys.argv[1:5]
+def attempt(scheme, cert=None):
+    context = None
+    if scheme == "https":
+        # The server's certificate is not what is tested here: who etcd lets in is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if cert:
+            context.load_cert_chain(*cert)
+    try:
+        with urllib.request.urlopen(f"{scheme}://{host}:2379/version", timeout=5, context=context) as answer:
+            return f"HTTP {answer.status} {answer.read(200)!r}"
+    except Exception as error:
+        return f"refused: {error!r}"
+print("plaintext", attempt("http"))
+print("noCertificate", attempt("https"))
+print("otherCa", attempt("https", (other_cert, other_key)))
+print("control", attempt("https", (own + "/cert.pem", own + "/key.pem")))
+`;
+
+/**
+ * What a client on the network gets from a member's etcd: in clear; over TLS with no certificate; with
+ * a certificate of the platform's CA (the members' own, which etcd must not take); and, as a control,
+ * with etcd's own certificate, which etcd answers. Run in a database member's container.
+ */
+export async function etcdAttacks(
+  db: (cmd: string[]) => Promise<string>,
+  member: string,
+): Promise<Record<'plaintext' | 'noCertificate' | 'otherCa' | 'control', string>> {
+  const out = await db([
+    'python3',
+    '-c',
+    ETCD_PROBE,
+    member,
+    '/run/secrets/member.crt',
+    '/run/secrets/member.key',
+    '/run/cosmo-etcd',
+  ]);
+  const lines = new Map(
+    out
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)] as const),
+  );
+  const get = (key: string) => lines.get(key) ?? `(no answer: ${out})`;
+  return {
+    plaintext: get('plaintext'),
+    noCertificate: get('noCertificate'),
+    otherCa: get('otherCa'),
+    control: get('control'),
+  };
+}
+
+/** etcd answered only the client holding its own CA's certificate. */
+export function expectEtcdRefused(outcomes: Awaited<ReturnType<typeof etcdAttacks>>): void {
+  expect(outcomes.plaintext).not.toContain('etcdserver');
+  expect(outcomes.noCertificate).toMatch(/^refused/);
+  expect(outcomes.otherCa).toMatch(/^refused/);
+  expect(outcomes.control).toMatch(/^HTTP 200 .*etcdserver/);
+}

@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { TlsPlan } from '@cosmo/topology';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCa, issueCertificate, type Pem, writeCertificates } from './certificates.ts';
 
@@ -56,7 +57,7 @@ describe('certificates', async () => {
   describe('writeCertificates', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-certs-'));
     afterAll(() => rm(dir, { recursive: true, force: true }));
-    const plan = {
+    const plan: TlsPlan = {
       ca: { cert: 'secrets/ca.crt', key: 'secrets/ca.key' },
       certificates: [
         {
@@ -65,6 +66,7 @@ describe('certificates', async () => {
           key: 'secrets/api.key',
           dnsNames: ['lb'],
           ipAddresses: [],
+          issuer: 'ca',
         },
       ],
     };
@@ -76,7 +78,7 @@ describe('certificates', async () => {
       expect((await stat(path.join(dir, 'secrets/api.key'))).mode & 0o777).toBe(0o600);
       const caBefore = await readFile(path.join(dir, 'secrets/ca.crt'), 'utf8');
       // A certificate the plan adds later is issued from the same CA; nothing else is rewritten.
-      const grown = {
+      const grown: TlsPlan = {
         ...plan,
         certificates: [
           ...plan.certificates,
@@ -86,6 +88,7 @@ describe('certificates', async () => {
             key: 'secrets/m.key',
             dnsNames: ['manager'],
             ipAddresses: [],
+            issuer: 'ca',
           },
         ],
       };
@@ -94,6 +97,39 @@ describe('certificates', async () => {
       expect(await readFile(path.join(dir, 'secrets/ca.crt'), 'utf8')).toBe(caBefore);
       const added = new X509Certificate(await readFile(path.join(dir, 'secrets/m.crt')));
       expect(added.verify(new X509Certificate(caBefore).publicKey)).toBe(true);
+    });
+
+    it("signs etcd's certificate with etcd's own CA, never the platform's", async () => {
+      const etcdDir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-certs-etcd-'));
+      try {
+        const withEtcd: TlsPlan = {
+          ...plan,
+          etcdCa: { cert: 'secrets/etcd-ca.crt', key: 'secrets/etcd-ca.key' },
+          certificates: [
+            ...plan.certificates,
+            {
+              purpose: 'etcd',
+              cert: 'secrets/etcd.crt',
+              key: 'secrets/etcd.key',
+              dnsNames: ['db1'],
+              ipAddresses: [],
+              issuer: 'etcdCa',
+            },
+          ],
+        };
+        await writeCertificates(withEtcd, etcdDir, { project: 'lab', fresh: true });
+        const read = async (file: string) =>
+          new X509Certificate(await readFile(path.join(etcdDir, 'secrets', file)));
+        const etcdCa = await read('etcd-ca.crt');
+        const etcd = await read('etcd.crt');
+        expect(etcd.verify(etcdCa.publicKey)).toBe(true);
+        expect(etcd.verify((await read('ca.crt')).publicKey)).toBe(false);
+        // What the platform's CA signed (the API's certificate) is no etcd client.
+        expect((await read('api.crt')).verify(etcdCa.publicKey)).toBe(false);
+        expect(etcdCa.subject).toContain('etcd CA');
+      } finally {
+        await rm(etcdDir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -99,10 +99,20 @@ export async function issueCertificate(
   return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
 }
 
+/** The CAs a TLS plan has: the platform's, and etcd's own when it runs etcd. */
+function authorities(
+  tls: TlsPlan,
+): { issuer: CertificatePlan['issuer']; pair: { cert: string; key: string } }[] {
+  return [
+    { issuer: 'ca' as const, pair: tls.ca },
+    ...(tls.etcdCa ? [{ issuer: 'etcdCa' as const, pair: tls.etcdCa }] : []),
+  ];
+}
+
 /** Every file a TLS plan writes (for the checks before anything is written). */
 export function certificateFiles(tls: TlsPlan | undefined, configDir: string): string[] {
   if (!tls) return [];
-  return [tls.ca, ...tls.certificates]
+  return [...authorities(tls).map(({ pair }) => pair), ...tls.certificates]
     .flatMap((pair) => [pair.cert, pair.key])
     .map((file) => path.resolve(configDir, file));
 }
@@ -138,15 +148,19 @@ export async function writeCertificates(
 ): Promise<string[]> {
   if (!tls) return [];
   const written: string[] = [];
-  let ca: Pem;
-  if (present(tls.ca, configDir) && !options.fresh) ca = await readPair(tls.ca, configDir);
-  else {
-    ca = await createCa(`Cosmo ${options.project} CA`);
-    await writePair(tls.ca, ca, configDir);
-    written.push(tls.ca.cert, tls.ca.key);
+  const cas = new Map<CertificatePlan['issuer'], Pem>();
+  for (const { issuer, pair } of authorities(tls)) {
+    if (present(pair, configDir) && !options.fresh) cas.set(issuer, await readPair(pair, configDir));
+    else {
+      const ca = await createCa(`Cosmo ${options.project} ${issuer === 'etcdCa' ? 'etcd CA' : 'CA'}`);
+      await writePair(pair, ca, configDir);
+      written.push(pair.cert, pair.key);
+      cas.set(issuer, ca);
+    }
   }
   for (const certificate of tls.certificates) {
     if (present(certificate, configDir) && !options.fresh) continue;
+    const ca = cas.get(certificate.issuer)!;
     await writePair(certificate, await issueCertificate(ca, certificateNames(certificate)), configDir);
     written.push(certificate.cert, certificate.key);
   }

@@ -254,8 +254,14 @@ describe('clusters with an external database and queue', () => {
       'secrets/ca.crt',
       'secrets/manager.crt',
       'secrets/manager.key',
+      'secrets/member.crt',
+      'secrets/member.key',
       'ext/db',
     ]);
+    // Its own queue over TLS only; the external database as the operator configured it.
+    expect(node.environment.RABBITMQ_TLS_CERT_FILE).toBe('/run/secrets/member.crt');
+    expect(node.environment).toMatchObject({ COSMO_MQ_TLS: 'true', COSMO_MQ_CA_FILE: '/run/secrets/ca.crt' });
+    expect(node.environment.COSMO_DB_TLS_CERT_FILE).toBeUndefined();
     const both = planOf('compact').services.find((service) => service.name === 'node2')!;
     expect(both.environment.COSMO_SERVICES).toBe('manager');
     expect(both.healthcheck.test).toEqual(['CMD', '/usr/local/bin/cosmo-healthcheck']);

@@ -159,6 +159,7 @@ describe('plan', () => {
         key: 'keys/api.key',
         dnsNames: ['localhost', 'aio'],
         ipAddresses: ['127.0.0.1'],
+        issuer: 'ca',
       },
     ]);
   });
@@ -251,6 +252,47 @@ describe('distributed plan', () => {
     expect(plan.tls?.certificates.map((c) => [c.purpose, c.dnsNames])).toEqual([
       ['the API', ['localhost', 'lb']],
       ['the managers behind the load balancer', ['manager', 'localhost', 'manager1', 'manager2']],
+      [
+        'the database and queue members',
+        ['db1', 'db2', 'db3', 'db4', 'db5', 'queue1', 'queue2', 'queue3', 'localhost'],
+      ],
+      ["etcd's members and their Patroni", ['db1', 'db2', 'db3', 'db4', 'db5', 'localhost']],
+    ]);
+    // The managers reach PostgreSQL and RabbitMQ over TLS, checking the members' certificate; the
+    // members take TLS only, with that certificate.
+    expect(service('manager').environment).toMatchObject({
+      COSMO_DB_SSLMODE: 'verify-full',
+      COSMO_DB_CA_FILE: '/run/secrets/ca.crt',
+      COSMO_MQ_TLS: 'true',
+      COSMO_MQ_CA_FILE: '/run/secrets/ca.crt',
+    });
+    expect(service('manager').secrets.map((s) => s.target)).toContain('ca.crt');
+    expect(service('db1').environment).toMatchObject({
+      COSMO_DB_TLS_CERT_FILE: '/run/secrets/member.crt',
+      COSMO_DB_TLS_KEY_FILE: '/run/secrets/member.key',
+      COSMO_DB_TLS_CA_FILE: '/run/secrets/ca.crt',
+    });
+    // etcd: its own CA, whose certificate only the database members hold.
+    expect(plan.tls?.etcdCa).toEqual({ cert: 'secrets/etcd-ca.crt', key: 'secrets/etcd-ca.key' });
+    expect(plan.tls?.certificates.filter((c) => c.issuer === 'etcdCa').map((c) => c.dnsNames)).toEqual([
+      ['db1', 'db2', 'db3', 'db4', 'db5', 'localhost'],
+    ]);
+    expect(service('db1').environment).toMatchObject({
+      COSMO_DB_ETCD_CERT_FILE: '/run/secrets/etcd.crt',
+      COSMO_DB_ETCD_CA_FILE: '/run/secrets/etcd-ca.crt',
+    });
+    const holders = plan.services.filter((svc) => svc.secrets.some((s) => s.target === 'etcd.key'));
+    expect(holders.map((svc) => svc.name)).toEqual(['db1', 'db2', 'db3', 'db4', 'db5']);
+    expect(service('queue1').environment).toMatchObject({
+      RABBITMQ_TLS_CERT_FILE: '/run/secrets/member.crt',
+      RABBITMQ_TLS_KEY_FILE: '/run/secrets/member.key',
+    });
+    expect(service('queue1').secrets.map((s) => s.target)).toEqual([
+      'mq_password',
+      'mq_erlang_cookie',
+      'member.crt',
+      'member.key',
+      'ca.crt',
     ]);
   });
 

@@ -12,10 +12,13 @@ import {
   clusterTls,
   DRAIN_SECONDS,
   dbMemberEnv,
+  ETCD_TLS,
   loadBalancer,
+  MEMBER_TLS,
   managerSecretMounts,
   ownServices,
   queueMemberEnv,
+  tlsKeys,
 } from './members.ts';
 import {
   accessUrl,
@@ -56,9 +59,15 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     localImage: local,
     hostname: node,
     environment: dbMemberEnv(config, node, dbNodes),
-    secrets: secrets(['db', 'dbSuperuser', 'dbReplication', 'dbRest']),
+    secrets: secrets([
+      'db',
+      'dbSuperuser',
+      'dbReplication',
+      'dbRest',
+      ...tlsKeys(config, [...MEMBER_TLS, ...ETCD_TLS]),
+    ]),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/cosmo' }],
-    tmpfs: ['/run/cosmo-db'],
+    tmpfs: ['/run/cosmo-db', '/run/cosmo-etcd'],
     ports: [],
     // Liveness, not readiness: etcd accepts connections. Swarm puts a task in its DNS only once the
     // task is healthy, and members must resolve each other to form etcd's quorum before Patroni (and
@@ -78,8 +87,8 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     image: image('rabbitmq'),
     localImage: local,
     hostname: node,
-    environment: queueMemberEnv(node, queueNodes),
-    secrets: secrets(['mq', 'mqCookie']),
+    environment: queueMemberEnv(config, node, queueNodes),
+    secrets: secrets(['mq', 'mqCookie', ...tlsKeys(config, MEMBER_TLS)]),
     volumes: [{ volume: `${node}_data`, target: '/var/lib/rabbitmq' }],
     tmpfs: ['/run/rabbitmq-root'],
     ports: [],
@@ -121,7 +130,7 @@ export function distributedPlan(config: CosmoConfig, version: string): Plan {
     services: [...db, ...queue, manager, lb],
     volumes: [...dbNodes, ...queueNodes].map((node) => `${node}_data`),
     secrets: clusterSecretPlans(config),
-    ...clusterTls(config, mode.bind, names('manager', mode.managers)),
+    ...clusterTls(config, mode.bind, names('manager', mode.managers), { db: dbNodes, queue: queueNodes }),
     access: {
       url: accessUrl(config, mode.bind, mode.port),
       ...(config.tls ? { ca: { file: `${config.credentials.dir}/${SECRET_FILES.ca}` } } : {}),

@@ -24,10 +24,19 @@ export const DB_SECRETS: readonly SecretKey[] = ['db', 'dbSuperuser', 'dbReplica
 /** Every credential a cluster's own queue members share. */
 export const QUEUE_SECRETS: readonly SecretKey[] = ['mq', 'mqCookie'];
 
-/** The API's certificate and CA (the load balancers), and the managers' certificate behind them. */
+/**
+ * The API's certificate and CA (the load balancers); the managers' certificate behind them, and the
+ * CA they check the database and queue members against; the members' certificate (and the CA the
+ * database members check each other against when they replicate).
+ */
 const LB_TLS: readonly SecretKey[] = ['apiCert', 'apiKey', 'ca'];
 const MANAGER_TLS: readonly SecretKey[] = ['managerCert', 'managerKey'];
-const tlsKeys = (config: CosmoConfig, keys: readonly SecretKey[]) => (config.tls ? keys : []);
+export const MEMBER_TLS: readonly SecretKey[] = ['memberCert', 'memberKey', 'ca'];
+/** etcd's CA and the certificate only the database members hold (etcd lets in what its CA signed). */
+export const ETCD_TLS: readonly SecretKey[] = ['etcdCert', 'etcdKey', 'etcdCa'];
+export const tlsKeys = (config: CosmoConfig, keys: readonly SecretKey[]) => (config.tls ? keys : []);
+/** Keys once each, in order (a compact node mounts the managers' and the members' sets). */
+const unique = (keys: readonly SecretKey[]) => [...new Set(keys)];
 
 /** Which services the cluster runs itself: not the external ones. */
 export function ownServices(config: CosmoConfig): { db: boolean; queue: boolean } {
@@ -48,32 +57,52 @@ function ownSecretKeys(config: CosmoConfig, who: 'members' | 'manager'): SecretK
 /** The cluster's secrets: its own (generated) and the external services' files (the operator's). */
 export function clusterSecretPlans(config: CosmoConfig): SecretPlan[] {
   return [
-    ...secretPlans(config, [
-      ...ownSecretKeys(config, 'members'),
-      ...tlsKeys(config, [...LB_TLS, ...MANAGER_TLS]),
-    ]),
+    ...secretPlans(
+      config,
+      unique([
+        ...ownSecretKeys(config, 'members'),
+        ...tlsKeys(config, [...LB_TLS, ...MANAGER_TLS, ...memberTls(config)]),
+      ]),
+    ),
     ...externalSecretPlans(config),
   ];
 }
 
+/** The members' certificate, when the cluster runs a database or queue of its own (and etcd's, with a database). */
+function memberTls(config: CosmoConfig): readonly SecretKey[] {
+  const own = ownServices(config);
+  return [...(own.db || own.queue ? MEMBER_TLS : []), ...(own.db ? ETCD_TLS : [])];
+}
+
+/** The managers' certificate, and the CA they check their own database and queue members against. */
+function managerTls(config: CosmoConfig): readonly SecretKey[] {
+  const own = ownServices(config);
+  return [...MANAGER_TLS, ...(own.db || own.queue ? (['ca'] as const) : [])];
+}
+
 /**
  * The certificates a cluster issues (TLS on): the API's for the load balancers, under every name
- * clients use, and the managers' (`manager` and each one's own name) that the load balancers check.
+ * clients use; the managers' (`manager` and each one's own name) that the load balancers check; and
+ * the members' (every database and queue member's host name), which the managers check.
  */
 export function clusterTls(
   config: CosmoConfig,
   bind: string,
   managers: readonly string[],
+  members: { db: readonly string[]; queue: readonly string[] },
 ): { tls?: TlsPlan } {
-  return config.tls ? { tls: tlsPlan(config, apiNames(config, bind, ['lb']), managers) } : {};
+  if (!config.tls) return {};
+  const all = [...new Set([...members.db, ...members.queue])];
+  return { tls: tlsPlan(config, apiNames(config, bind, ['lb']), managers, all, members.db) };
 }
 
 /** Mounts of every secret of the cluster (a compact node runs every service, so needs them all). */
 export function clusterSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
   return [
-    ...[...ownSecretKeys(config, 'members'), ...tlsKeys(config, MANAGER_TLS)].map((key) =>
-      secretMount(config, key),
-    ),
+    ...unique([
+      ...ownSecretKeys(config, 'members'),
+      ...tlsKeys(config, [...MANAGER_TLS, ...memberTls(config)]),
+    ]).map((key) => secretMount(config, key)),
     ...externalSecretMounts(config),
   ];
 }
@@ -81,7 +110,7 @@ export function clusterSecretMounts(config: CosmoConfig): { name: string; target
 /** What a manager mounts: its database and queue passwords (own or external), the admin's, a CA. */
 export function managerSecretMounts(config: CosmoConfig): { name: string; target: string }[] {
   return [
-    ...[...ownSecretKeys(config, 'manager'), ...tlsKeys(config, MANAGER_TLS)].map((key) =>
+    ...[...ownSecretKeys(config, 'manager'), ...tlsKeys(config, managerTls(config))].map((key) =>
       secretMount(config, key),
     ),
     ...externalSecretMounts(config),
@@ -105,11 +134,28 @@ export function dbMemberEnv(
     COSMO_DB_SUPERUSER_PASSWORD_FILE: secretPath('dbSuperuser'),
     COSMO_DB_REPLICATION_PASSWORD_FILE: secretPath('dbReplication'),
     COSMO_DB_REST_PASSWORD_FILE: secretPath('dbRest'),
+    // With TLS: PostgreSQL takes TLS connections only (hostssl), and replicas check the primary's
+    // certificate (verify-full) against the CA.
+    ...(config.tls
+      ? {
+          COSMO_DB_TLS_CERT_FILE: secretPath('memberCert'),
+          COSMO_DB_TLS_KEY_FILE: secretPath('memberKey'),
+          COSMO_DB_TLS_CA_FILE: secretPath('ca'),
+          // etcd: TLS between members and to its clients, each side showing a certificate of etcd's CA.
+          COSMO_DB_ETCD_CERT_FILE: secretPath('etcdCert'),
+          COSMO_DB_ETCD_KEY_FILE: secretPath('etcdKey'),
+          COSMO_DB_ETCD_CA_FILE: secretPath('etcdCa'),
+        }
+      : {}),
   };
 }
 
 /** A queue member (cosmo/rabbitmq's variables). */
-export function queueMemberEnv(node: string, peers: readonly string[]): Record<string, string> {
+export function queueMemberEnv(
+  config: CosmoConfig,
+  node: string,
+  peers: readonly string[],
+): Record<string, string> {
   return {
     RABBITMQ_NODENAME: `rabbit@${node}`,
     RABBITMQ_CLUSTER_PEERS: peers.join(','),
@@ -117,6 +163,10 @@ export function queueMemberEnv(node: string, peers: readonly string[]): Record<s
     RABBITMQ_ERLANG_COOKIE_FILE: secretPath('mqCookie'),
     // Flow control well below the container's memory limit (RabbitMQ would size it from the host's).
     RABBITMQ_MEMORY_HIGH_WATERMARK: '400MB',
+    // With TLS: AMQP over TLS only (5671), no plaintext listener.
+    ...(config.tls
+      ? { RABBITMQ_TLS_CERT_FILE: secretPath('memberCert'), RABBITMQ_TLS_KEY_FILE: secretPath('memberKey') }
+      : {}),
   };
 }
 
@@ -142,10 +192,16 @@ export function clusterManagerEnv(
       : {
           COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
           COSMO_DB_PASSWORD_FILE: secretPath('db'),
+          // The primary Patroni names is reached by its host name, which the members' certificate carries.
+          ...(config.tls ? { COSMO_DB_SSLMODE: 'verify-full', COSMO_DB_CA_FILE: secretPath('ca') } : {}),
         }),
     ...(queue
       ? externalQueueEnv(queue)
-      : { COSMO_MQ_HOSTS: queueNodes.join(','), COSMO_MQ_PASSWORD_FILE: secretPath('mq') }),
+      : {
+          COSMO_MQ_HOSTS: queueNodes.join(','),
+          COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
+          ...(config.tls ? { COSMO_MQ_TLS: 'true', COSMO_MQ_CA_FILE: secretPath('ca') } : {}),
+        }),
     // Quorum queues: replicated on a cluster's brokers, and on a hosted RabbitMQ (3.8 and later).
     COSMO_MQ_QUEUE_TYPE: 'quorum',
     COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),

@@ -131,6 +131,11 @@ export const SECRET_FILES = {
   apiKey: 'api.key',
   managerCert: 'manager.crt',
   managerKey: 'manager.key',
+  memberCert: 'member.crt',
+  memberKey: 'member.key',
+  etcdCa: 'etcd-ca.crt',
+  etcdCert: 'etcd.crt',
+  etcdKey: 'etcd.key',
 } as const;
 export type SecretKey = keyof typeof SECRET_FILES;
 /** The secrets issued from the CA rather than drawn at random. */
@@ -140,6 +145,11 @@ export const CERTIFICATE_KEYS: readonly SecretKey[] = [
   'apiKey',
   'managerCert',
   'managerKey',
+  'memberCert',
+  'memberKey',
+  'etcdCa',
+  'etcdCert',
+  'etcdKey',
 ];
 
 export function imageRef(config: CosmoConfig, image: string, version: string): string {
