@@ -14,9 +14,11 @@ import {
   expectMemberTlsRefused,
   expectNoBackendReach,
   expectNoPrivilege,
+  expectPatroniRefused,
   memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
+  patroniAttacks,
   reachableAsManager,
   runAttack,
   secretFiles,
@@ -89,6 +91,10 @@ describe('the compact cluster (compose, one host)', () => {
       await runAttack(cluster.api, 'reach', NETWORK_PROBE, { ENDPOINTS: backends.join(' ') }),
       backends,
     );
+  });
+
+  it("answers Patroni's REST API only to a client certificate of the platform's CA, over TLS", async () => {
+    expectPatroniRefused(await patroniAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'));
   });
 
   it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {

@@ -20,10 +20,12 @@ import {
   expectMemberTlsRefused,
   expectNoBackendReach,
   expectNoPrivilege,
+  expectPatroniRefused,
   expectTlsRefused,
   memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
+  patroniAttacks,
   reachableAsManager,
   runAttack,
   secretFiles,
@@ -148,6 +150,10 @@ describe('the distributed cluster (compose, one host)', () => {
     ]);
     expect(plain).not.toMatch(/HTTP\/1\.[01] 200/);
     expect(plain).toContain('[end]');
+  });
+
+  it("answers Patroni's REST API only to a client certificate of the platform's CA, over TLS", async () => {
+    expectPatroniRefused(await patroniAttacks((cmd) => execStdout(docker, `${NAME}-manager2-1`, cmd), 'db1'));
   });
 
   it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {

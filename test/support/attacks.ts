@@ -385,3 +385,47 @@ export function expectEtcdRefused(outcomes: Awaited<ReturnType<typeof etcdAttack
   expect(outcomes.otherCa).toMatch(/^refused/);
   expect(outcomes.control).toMatch(/^HTTP 200 .*etcdserver/);
 }
+
+/**
+ * What a client on the network gets from a member's Patroni REST API (GET /cluster): in clear; over
+ * TLS with no client certificate; with a certificate another CA signed; and, as a control, with a
+ * manager's certificate (the platform's CA), which Patroni answers. Each attempt's output, run with
+ * openssl in a container holding a manager's certificate (a manager's, or a compact node's).
+ */
+export async function patroniAttacks(
+  run: (cmd: string[]) => Promise<string>,
+  member: string,
+): Promise<Record<'plaintext' | 'noCertificate' | 'otherCa' | 'control', string>> {
+  const other = await createCa('An impostor CA');
+  const stranger = await issueCertificate(other, {
+    commonName: 'manager',
+    dnsNames: ['manager'],
+    ipAddresses: [],
+  });
+  const request = `printf 'GET /cluster HTTP/1.0\\r\\nHost: ${member}\\r\\n\\r\\n'`;
+  const tls = (client: string) =>
+    `${request} | timeout 5 openssl s_client -quiet -connect ${member}:8008 -CAfile /run/secrets/ca.crt -verify_hostname ${member} -verify_return_error ${client}`;
+  const attempt = (command: string) =>
+    run([
+      'bash',
+      '-c',
+      `printf '%s' "$1" >/tmp/other.crt; printf '%s' "$2" >/tmp/other.key; { ${command}; } 2>&1; echo "[exit $?]"`,
+      'attack',
+      stranger.cert,
+      stranger.key,
+    ]);
+  return {
+    plaintext: await attempt(`exec 3<>/dev/tcp/${member}/8008; ${request} >&3; timeout 5 cat <&3`),
+    noCertificate: await attempt(tls('')),
+    otherCa: await attempt(tls('-cert /tmp/other.crt -key /tmp/other.key')),
+    control: await attempt(tls('-cert /run/secrets/manager.crt -key /run/secrets/manager.key')),
+  };
+}
+
+/** Patroni answered only the client holding a certificate of the platform's CA. */
+export function expectPatroniRefused(outcomes: Awaited<ReturnType<typeof patroniAttacks>>): void {
+  expect(outcomes.plaintext).not.toContain('"members"');
+  expect(outcomes.noCertificate).not.toContain('"members"');
+  expect(outcomes.otherCa).not.toContain('"members"');
+  expect(outcomes.control).toContain('"members"');
+}

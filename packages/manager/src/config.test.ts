@@ -76,6 +76,28 @@ describe('manager configuration', () => {
     expect(config.db.patroniUrls).toEqual(['http://db1:8008', 'http://db2:8008']);
   });
 
+  it('reaches https Patroni URLs with its CA and client certificate, all three given or none', () => {
+    const { COSMO_DB_HOST: _, ...env } = minimal();
+    const https = { ...env, COSMO_DB_PATRONI_URLS: 'https://db1:8008' };
+    const files = {
+      COSMO_DB_PATRONI_CA_FILE: secret,
+      COSMO_DB_PATRONI_CERT_FILE: secret,
+      COSMO_DB_PATRONI_KEY_FILE: secret,
+    };
+    expect(loadConfig({ ...https, ...files }).db.patroniTls).toEqual({
+      ca: 's3cret\n',
+      cert: 's3cret\n',
+      key: 's3cret\n',
+    });
+    expect(problems({ ...https, COSMO_DB_PATRONI_CA_FILE: secret })).toEqual([
+      'COSMO_DB_PATRONI_CA_FILE, COSMO_DB_PATRONI_CERT_FILE, COSMO_DB_PATRONI_KEY_FILE go together: give all three or none',
+    ]);
+    expect(problems(https)[0]).toMatch(/^https Patroni URLs need COSMO_DB_PATRONI_CA_FILE/);
+    expect(problems({ ...env, COSMO_DB_PATRONI_URLS: 'http://db1:8008', ...files })[0]).toMatch(
+      /are for https Patroni URLs/,
+    );
+  });
+
   it('wants a CA for verified TLS and a stale limit above the heartbeat', () => {
     expect(
       problems({

@@ -39,6 +39,8 @@ export interface ManagerConfig {
     user: string;
     password: string;
     patroniUrls: string[];
+    /** https Patroni URLs: its certificate checked against `ca`, and this client certificate shown. */
+    patroniTls?: PatroniTls;
     sslMode: SslMode;
     ca: string | undefined;
     external: boolean;
@@ -257,6 +259,32 @@ function ownAddress(): string {
 }
 
 /** The API's certificate and key: both or neither (neither: plain HTTP). */
+/** PEM contents: the CA Patroni's certificate is checked against, and the client certificate shown. */
+export interface PatroniTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Patroni's REST API over TLS: its CA, and the client certificate it requires. All three or none. */
+function patroniTls(r: Reader, urls: readonly string[]): { patroniTls?: PatroniTls } {
+  const names = [
+    'COSMO_DB_PATRONI_CA_FILE',
+    'COSMO_DB_PATRONI_CERT_FILE',
+    'COSMO_DB_PATRONI_KEY_FILE',
+  ] as const;
+  const [ca, cert, key] = names.map((name) => r.file(name));
+  const given = [ca, cert, key].filter((value) => value !== undefined).length;
+  const https = urls.some((url) => url.startsWith('https:'));
+  if (given === 3 && https) return { patroniTls: { ca: ca!, cert: cert!, key: key! } };
+  if (given > 0 && given < 3) r.problems.push(`${names.join(', ')} go together: give all three or none`);
+  else if (given === 3)
+    r.problems.push('COSMO_DB_PATRONI_*_FILE are for https Patroni URLs: COSMO_DB_PATRONI_URLS has none');
+  else if (https)
+    r.problems.push(`https Patroni URLs need ${names.join(', ')} (Patroni asks for a client certificate)`);
+  return {};
+}
+
 function httpsFiles(r: Reader): { tls?: { cert: string; key: string } } {
   const cert = r.file('COSMO_HTTP_TLS_CERT_FILE');
   const key = r.file('COSMO_HTTP_TLS_KEY_FILE');
@@ -289,6 +317,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       user: r.string('COSMO_DB_USER', 'cosmo'),
       password: r.secret('COSMO_DB_PASSWORD_FILE', true) ?? '',
       patroniUrls,
+      ...patroniTls(r, patroniUrls),
       sslMode: r.oneOf('COSMO_DB_SSLMODE', SSL_MODES, 'disable'),
       ca: r.file('COSMO_DB_CA_FILE'),
       external: r.bool('COSMO_DB_EXTERNAL'),

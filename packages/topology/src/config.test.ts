@@ -236,7 +236,7 @@ describe('distributed plan', () => {
     expect(service('manager')).toMatchObject({ replicas: 2, nodeLabel: 'io.cosmo.manager', volumes: [] });
     expect(service('manager').environment).toMatchObject({
       COSMO_DB_PATRONI_URLS:
-        'http://db1:8008,http://db2:8008,http://db3:8008,http://db4:8008,http://db5:8008',
+        'https://db1:8008,https://db2:8008,https://db3:8008,https://db4:8008,https://db5:8008',
       COSMO_MQ_HOSTS: 'queue1,queue2,queue3',
       COSMO_MQ_QUEUE_TYPE: 'quorum',
     });
@@ -265,6 +265,10 @@ describe('distributed plan', () => {
       COSMO_DB_CA_FILE: '/run/secrets/ca.crt',
       COSMO_MQ_TLS: 'true',
       COSMO_MQ_CA_FILE: '/run/secrets/ca.crt',
+      // Patroni asks for a client certificate: the managers show theirs.
+      COSMO_DB_PATRONI_CA_FILE: '/run/secrets/ca.crt',
+      COSMO_DB_PATRONI_CERT_FILE: '/run/secrets/manager.crt',
+      COSMO_DB_PATRONI_KEY_FILE: '/run/secrets/manager.key',
     });
     expect(service('manager').secrets.map((s) => s.target)).toContain('ca.crt');
     expect(service('db1').environment).toMatchObject({
@@ -334,7 +338,7 @@ describe('compact plan', () => {
       RABBITMQ_NODENAME: 'rabbit@node2',
       RABBITMQ_CLUSTER_PEERS: 'node1,node2,node3',
       COSMO_NODE_NAME: 'node2',
-      COSMO_DB_PATRONI_URLS: 'http://node1:8008,http://node2:8008,http://node3:8008',
+      COSMO_DB_PATRONI_URLS: 'https://node1:8008,https://node2:8008,https://node3:8008',
       COSMO_MQ_HOSTS: 'node1,node2,node3',
       COSMO_MQ_QUEUE_TYPE: 'quorum',
     });

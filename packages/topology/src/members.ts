@@ -190,10 +190,21 @@ export function clusterManagerEnv(
     ...(db
       ? externalDbEnv(db)
       : {
-          COSMO_DB_PATRONI_URLS: dbNodes.map((node) => `http://${node}:8008`).join(','),
+          COSMO_DB_PATRONI_URLS: dbNodes
+            .map((node) => `${config.tls ? 'https' : 'http'}://${node}:8008`)
+            .join(','),
           COSMO_DB_PASSWORD_FILE: secretPath('db'),
-          // The primary Patroni names is reached by its host name, which the members' certificate carries.
-          ...(config.tls ? { COSMO_DB_SSLMODE: 'verify-full', COSMO_DB_CA_FILE: secretPath('ca') } : {}),
+          // The primary Patroni names is reached by its host name, which the members' certificate
+          // carries; Patroni asks each client for a certificate of the platform's CA: the manager's.
+          ...(config.tls
+            ? {
+                COSMO_DB_SSLMODE: 'verify-full',
+                COSMO_DB_CA_FILE: secretPath('ca'),
+                COSMO_DB_PATRONI_CA_FILE: secretPath('ca'),
+                COSMO_DB_PATRONI_CERT_FILE: secretPath('managerCert'),
+                COSMO_DB_PATRONI_KEY_FILE: secretPath('managerKey'),
+              }
+            : {}),
         }),
     ...(queue
       ? externalQueueEnv(queue)

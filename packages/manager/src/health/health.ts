@@ -294,7 +294,7 @@ export class HealthMonitor {
     const nodes: Record<string, ClusterNode> = {};
     let members: Awaited<ReturnType<typeof clusterMembers>> = [];
     try {
-      members = await clusterMembers(db.patroniUrls);
+      members = await clusterMembers(db.patroniUrls, db.patroniTls);
     } catch (error) {
       for (const url of db.patroniUrls) {
         const host = new URL(url).hostname;
@@ -309,7 +309,7 @@ export class HealthMonitor {
       members.map(async (member) => ({
         member,
         ip: await addressOf(member.host),
-        version: await memberVersion(member),
+        version: await memberVersion(member, db.patroniTls),
       })),
     );
     // Synchronous replication is what makes a failover lose nothing: a leader with running

@@ -103,7 +103,9 @@ export class Database {
     this.discovering ??= (async () => {
       try {
         const host =
-          this.config.patroniUrls.length > 0 ? await findPrimary(this.config.patroniUrls) : this.config.host;
+          this.config.patroniUrls.length > 0
+            ? await findPrimary(this.config.patroniUrls, this.config.patroniTls)
+            : this.config.host;
         if (!host) throw unavailable('no database primary: Patroni reports no leader');
         if (host !== this.host || !this.pool) {
           const old = this.pool;

@@ -56,7 +56,7 @@ describe('Patroni discovery', () => {
     try {
       const leader = servers[2] as Server;
       const started = Date.now();
-      expect(await findPrimary([url(silent), url(leader)], 5_000)).toBe('127.0.0.1');
+      expect(await findPrimary([url(silent), url(leader)], undefined, 5_000)).toBe('127.0.0.1');
       expect(Date.now() - started).toBeLessThan(2_000);
     } finally {
       silent.closeAllConnections();

@@ -100,7 +100,7 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
     const { db } = ctx.config;
     let items: { name: string; host: string; is_external: boolean; role?: string; state?: string }[];
     if (db.patroniUrls.length > 0) {
-      const members = await clusterMembers(db.patroniUrls).catch(() => []);
+      const members = await clusterMembers(db.patroniUrls, db.patroniTls).catch(() => []);
       items = members.map((m) => ({
         name: m.name,
         host: m.host,
