@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allAre,
   endpoints,
+  erlangDistAttacks,
   etcdAttacks,
+  expectErlangDistRefused,
   expectEtcdRefused,
   expectMemberTlsRefused,
   expectNoBackendReach,
@@ -95,6 +97,12 @@ describe('the compact cluster (compose, one host)', () => {
 
   it("answers Patroni's REST API only to a client certificate of the platform's CA, over TLS", async () => {
     expectPatroniRefused(await patroniAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'));
+  });
+
+  it('lets into Erlang distribution only a node with a certificate of the CA, not one with the cookie alone', async () => {
+    expectErlangDistRefused(
+      await erlangDistAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'),
+    );
   });
 
   it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {

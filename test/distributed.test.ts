@@ -15,7 +15,9 @@ import { client, trustProjectCa } from './support/api.ts';
 import {
   allAre,
   endpoints,
+  erlangDistAttacks,
   etcdAttacks,
+  expectErlangDistRefused,
   expectEtcdRefused,
   expectMemberTlsRefused,
   expectNoBackendReach,
@@ -154,6 +156,12 @@ describe('the distributed cluster (compose, one host)', () => {
 
   it("answers Patroni's REST API only to a client certificate of the platform's CA, over TLS", async () => {
     expectPatroniRefused(await patroniAttacks((cmd) => execStdout(docker, `${NAME}-manager2-1`, cmd), 'db1'));
+  });
+
+  it('lets into Erlang distribution only a node with a certificate of the CA, not one with the cookie alone', async () => {
+    expectErlangDistRefused(
+      await erlangDistAttacks((cmd) => execStdout(docker, `${NAME}-queue2-1`, cmd), 'queue1'),
+    );
   });
 
   it("lets only etcd's own certificate into etcd: plaintext, no certificate and the platform CA's are refused", async () => {

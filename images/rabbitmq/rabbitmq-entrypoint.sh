@@ -84,13 +84,18 @@ fi
 
 # TLS (certificate and key together): AMQP over TLS on 5671 only, no plaintext listener. Clients
 # authenticate by password inside TLS; they check the broker's certificate, the broker asks for none.
-# RabbitMQ reads its copies as its own user, on root's tmpfs (traversable, not listable) when /run/rabbitmq-root is one.
+# With the CA too (RABBITMQ_TLS_CA_FILE), Erlang distribution (between members, and from the CLI
+# tools) runs over TLS as well, each side showing a certificate of that CA and checking the other's:
+# the Erlang cookie alone no longer lets a neighbour in.
+# RabbitMQ reads its copies as its own user, on root's tmpfs (traversable, not listable) when
+# /run/rabbitmq-root is one.
 install -d -m 0711 /run/rabbitmq-root
-if [ -n "${RABBITMQ_TLS_CERT_FILE:-}" ] || [ -n "${RABBITMQ_TLS_KEY_FILE:-}" ]; then
+tls=/run/rabbitmq-root/tls
+rm -rf "$tls"
+if [ -n "${RABBITMQ_TLS_CERT_FILE:-}" ] || [ -n "${RABBITMQ_TLS_KEY_FILE:-}" ] || [ -n "${RABBITMQ_TLS_CA_FILE:-}" ]; then
   for var in RABBITMQ_TLS_CERT_FILE RABBITMQ_TLS_KEY_FILE; do
     [ -n "${!var:-}" ] && [ -s "${!var}" ] || { log "$var must name a non-empty file (TLS needs the certificate and its key)"; exit 2; }
   done
-  tls=/run/rabbitmq-root/tls
   install -d -o rabbitmq -g rabbitmq -m 0700 "$tls"
   install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_TLS_CERT_FILE" "$tls/cert.pem"
   install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_TLS_KEY_FILE" "$tls/key.pem"
@@ -107,6 +112,27 @@ CONF
   log "AMQP over TLS only, on 5671"
 else
   rm -f /etc/rabbitmq/conf.d/30-tls.conf
+fi
+if [ -n "${RABBITMQ_TLS_CA_FILE:-}" ]; then
+  [ -s "$RABBITMQ_TLS_CA_FILE" ] || { log "RABBITMQ_TLS_CA_FILE=$RABBITMQ_TLS_CA_FILE is not a non-empty file"; exit 2; }
+  install -o rabbitmq -g rabbitmq -m 0400 "$RABBITMQ_TLS_CA_FILE" "$tls/ca.pem"
+  # Erlang terms. No fail_if_no_peer_cert in the client section: Erlang 26 and later refuse it there.
+  options="{cacertfile, \"$tls/ca.pem\"}, {certfile, \"$tls/cert.pem\"}, {keyfile, \"$tls/key.pem\"}, {secure_renegotiate, true}, {verify, verify_peer}"
+  write_conf "$tls/dist.conf" <<TERMS
+[{server, [$options, {fail_if_no_peer_cert, true}]},
+ {client, [$options]}].
+TERMS
+  chown rabbitmq:rabbitmq "$tls/dist.conf"
+  dist="-proto_dist inet_tls -ssl_dist_optfile $tls/dist.conf"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="${RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:-} $dist"
+  # The CLI tools (rabbitmqctl, also run with docker exec) read this file: they must speak TLS too.
+  write_conf /etc/rabbitmq/rabbitmq-env.conf <<ENV
+CTL_ERL_ARGS="$dist"
+ENV
+  log "Erlang distribution over TLS only"
+else
+  # Root's, like the rest of the configuration (the package's copy is the rabbitmq user's to edit).
+  echo "# Erlang distribution in clear: no RABBITMQ_TLS_CA_FILE" | write_conf /etc/rabbitmq/rabbitmq-env.conf
 fi
 
 # A cluster: RABBITMQ_CLUSTER_PEERS lists every member's host name (this node's too); each node is

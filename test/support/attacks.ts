@@ -429,3 +429,45 @@ export function expectPatroniRefused(outcomes: Awaited<ReturnType<typeof patroni
   expect(outcomes.otherCa).not.toContain('"members"');
   expect(outcomes.control).toContain('"members"');
 }
+
+/**
+ * What an Erlang node holding the cluster's cookie gets from a queue member (`net_adm:ping`, `pong`
+ * when let in): speaking distribution in clear; over TLS with a certificate another CA signed; and,
+ * as a control, over TLS with the members' own settings. Run in another queue member's container
+ * (which has Erlang and the cookie): the cookie alone must not be enough.
+ */
+export async function erlangDistAttacks(
+  run: (cmd: string[]) => Promise<string>,
+  member: string,
+): Promise<Record<'plaintext' | 'otherCa' | 'control', string>> {
+  const other = await createCa('An impostor CA');
+  const stranger = await issueCertificate(other, { commonName: member, dnsNames: [member], ipAddresses: [] });
+  const ping = (args: string) =>
+    run([
+      'bash',
+      '-c',
+      `printf '%s' "$1" >/tmp/other.crt; printf '%s' "$2" >/tmp/other.key; printf '%s' "$3" >/tmp/other-ca.crt
+cat >/tmp/other-dist.conf <<'TERMS'
+[{server, [{certfile, "/tmp/other.crt"}, {keyfile, "/tmp/other.key"}, {cacertfile, "/tmp/other-ca.crt"}]},
+ {client, [{certfile, "/tmp/other.crt"}, {keyfile, "/tmp/other.key"}, {cacertfile, "/tmp/other-ca.crt"}, {verify, verify_none}]}].
+TERMS
+timeout 60 erl -sname "probe$RANDOM" -setcookie "$(cat /run/rabbitmq-root/.erlang.cookie)" -noshell ${args} \\
+  -eval 'io:format("~p~n", [net_adm:ping(list_to_atom("rabbit@${member}"))]), halt().' 2>&1; echo "[exit $?]"`,
+      'attack',
+      stranger.cert,
+      stranger.key,
+      other.cert,
+    ]);
+  return {
+    plaintext: await ping(''),
+    otherCa: await ping('-proto_dist inet_tls -ssl_dist_optfile /tmp/other-dist.conf'),
+    control: await ping('-proto_dist inet_tls -ssl_dist_optfile /run/rabbitmq-root/tls/dist.conf'),
+  };
+}
+
+/** The queue member let in only the node showing a certificate of the platform's CA. */
+export function expectErlangDistRefused(outcomes: Awaited<ReturnType<typeof erlangDistAttacks>>): void {
+  expect(outcomes.plaintext).toContain('pang');
+  expect(outcomes.otherCa).toContain('pang');
+  expect(outcomes.control).toContain('pong');
+}

@@ -290,6 +290,7 @@ describe('distributed plan', () => {
     expect(service('queue1').environment).toMatchObject({
       RABBITMQ_TLS_CERT_FILE: '/run/secrets/member.crt',
       RABBITMQ_TLS_KEY_FILE: '/run/secrets/member.key',
+      RABBITMQ_TLS_CA_FILE: '/run/secrets/ca.crt',
     });
     expect(service('queue1').secrets.map((s) => s.target)).toEqual([
       'mq_password',

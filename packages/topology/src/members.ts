@@ -163,9 +163,14 @@ export function queueMemberEnv(
     RABBITMQ_ERLANG_COOKIE_FILE: secretPath('mqCookie'),
     // Flow control well below the container's memory limit (RabbitMQ would size it from the host's).
     RABBITMQ_MEMORY_HIGH_WATERMARK: '400MB',
-    // With TLS: AMQP over TLS only (5671), no plaintext listener.
+    // With TLS: AMQP over TLS only (5671), no plaintext listener; Erlang distribution over TLS,
+    // members and CLI tools showing the members' certificate and checking it against the CA.
     ...(config.tls
-      ? { RABBITMQ_TLS_CERT_FILE: secretPath('memberCert'), RABBITMQ_TLS_KEY_FILE: secretPath('memberKey') }
+      ? {
+          RABBITMQ_TLS_CERT_FILE: secretPath('memberCert'),
+          RABBITMQ_TLS_KEY_FILE: secretPath('memberKey'),
+          RABBITMQ_TLS_CA_FILE: secretPath('ca'),
+        }
       : {}),
   };
 }
