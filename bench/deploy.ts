@@ -52,7 +52,7 @@ for (let run = 1; run <= RUNS; run++) {
     if (init.code !== 0) throw new Error(init.stderr);
     const args = ['deploy', '-H', swarm.hosts[0]!.endpoint, '--push-to', swarm.pushTo, '--timeout', '600'];
     let started = performance.now();
-    const first = await cosmo([...args, '--label-nodes'], { cwd: dir });
+    const first = await cosmo([...args, '--label-nodes'], { cwd: dir, env: swarm.engineEnv });
     const deploy = seconds(started);
     if (first.code !== 0) throw new Error(`deploy failed:\n${first.stdout}\n${first.stderr}`);
     const push = [...first.stdout.matchAll(/^pushed .* \(([\d.]+) s\)$/gm)].reduce(
@@ -63,12 +63,13 @@ for (let run = 1; run <= RUNS; run++) {
     // from the first task's creation to the last running task's start.
     const tasksRunning = await taskStartSpan(swarm.hosts[0]!.docker);
     started = performance.now();
-    const again = await cosmo(args, { cwd: dir });
+    const again = await cosmo(args, { cwd: dir, env: swarm.engineEnv });
     const againSeconds = seconds(started);
     if (again.code !== 0) throw new Error(`second deploy failed: ${again.stderr}`);
     started = performance.now();
     const removed = await cosmo(['remove', '-H', swarm.hosts[0]!.endpoint, '--volumes', '--yes'], {
       cwd: dir,
+      env: swarm.engineEnv,
     });
     const remove = seconds(started);
     if (removed.code !== 0) throw new Error(`remove failed: ${removed.stderr}`);

@@ -1,8 +1,9 @@
 /**
- * What TLS costs through the load balancer: a distributed cluster brought up with HTTPS (the default:
- * clients -> LB and LB -> managers both TLS) and then one made with --insecure-http, one after the
- * other on the same machine, each measured with the same load: GET /status (Basic auth) and POST
- * /executions, req/s. Measures and records; never passes or fails. Run: pnpm bench:tls
+ * What TLS costs through the load balancer: a distributed cluster brought up with TLS (the default:
+ * clients -> LB -> managers over HTTPS, and the managers' PostgreSQL, AMQP and Patroni links, etcd
+ * and Erlang distribution too) and then one made with --insecure-http (every link in clear), one
+ * after the other on the same machine, each measured with the same load: GET /status (Basic auth)
+ * and POST /executions, req/s. Measures and records; never passes or fails. Run: pnpm bench:tls
  */
 import { type Cluster, removeProject, startCluster } from '../test/support/cluster.ts';
 import { eventually } from '../test/support/stack.ts';
@@ -85,7 +86,7 @@ const row = (label: string, https: Load, http: Load): (string | number)[] => {
 
 await record({
   name: 'tls',
-  title: 'TLS through the load balancer: HTTPS against plain HTTP (distributed cluster)',
+  title: 'TLS on every link against every link in clear, through the load balancer (distributed cluster)',
   command: 'pnpm bench:tls',
   columns: ['measure (HTTPS vs HTTP)', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx + errors', 'target', 'verdict'],
   rows: [
@@ -94,7 +95,7 @@ await record({
   ],
   notes: [
     `${CONNECTIONS} keep-alive connections, ${DURATION} s per measure (autocannon); 3 managers, 3 db and 3 queue nodes and the LB on this one machine with the load generator`,
-    "HTTPS: clients -> LB and LB -> managers (the managers' certificates checked by the LB); plain: `cosmo init --insecure-http`; the two clusters run one after the other, never together",
+    "TLS: clients -> LB -> managers over HTTPS (the managers' certificates checked by the LB), managers -> PostgreSQL (verify-full), RabbitMQ (AMQPS) and Patroni (client certificates), etcd and Erlang distribution over TLS; plain: `cosmo init --insecure-http`, every link in clear; the two clusters run one after the other, never together",
     'autocannon does not check the certificate (it cannot be told a CA); the handshake and encryption are the same',
   ],
   raw: results,

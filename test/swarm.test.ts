@@ -6,9 +6,10 @@
  * remove --volumes --yes` leaves nothing behind on any host. What differs from real hosts is said in
  * support/swarm.ts.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createCa, issueCertificate } from '@cosmo/cli/certificates';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client, trustProjectCa } from './support/api.ts';
 import { cosmo } from './support/cli.ts';
@@ -69,9 +70,9 @@ beforeAll(async () => {
   );
   if (init.code !== 0) throw new Error(`cosmo init failed: ${init.stderr}`);
   // First without --label-nodes: refused, naming the labels, and nothing is deployed.
-  refused = await cosmo(deployArgs(), { cwd: dir });
+  refused = await cosmo(deployArgs(), { cwd: dir, env: swarm.engineEnv });
   servicesAfterRefusal = (await swarm.hosts[0]!.docker.listServices()).length;
-  deploy = await cosmo([...deployArgs(), '--label-nodes'], { cwd: dir });
+  deploy = await cosmo([...deployArgs(), '--label-nodes'], { cwd: dir, env: swarm.engineEnv });
   if (deploy.code !== 0)
     throw new Error(`cosmo deploy failed (${deploy.code}):\n${deploy.stdout}\n${deploy.stderr}`);
   const url = /Cosmo is deployed in [\d.]+ s: (https:\/\/[^/]+)\/api\/v3\.1/.exec(deploy.stdout)?.[1];
@@ -102,13 +103,42 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
     expect(servicesAfterRefusal).toBe(0);
   });
 
+  it('reaches the engines over TLS only: plain tcp to another host, or no client certificate, is refused before anything changes', async () => {
+    const plain = await cosmo([...deployArgs(), '-H', `tcp://${swarm.hosts[0]!.ip}:2375`], {
+      cwd: dir,
+      env: { DOCKER_TLS_VERIFY: '' },
+    });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toContain('is a Docker engine on another host in plain tcp');
+    expect(plain.stderr).toContain('--insecure-engine');
+    // The TLS port with a client certificate from another CA: the engine refuses the handshake.
+    const stranger = await mkdtemp(path.join(os.tmpdir(), `${STACK}-stranger-`));
+    try {
+      const other = await createCa('Another CA');
+      const pair = await issueCertificate(other, { commonName: 'cosmo', dnsNames: [], ipAddresses: [] });
+      await copyFile(path.join(swarm.engineEnv.DOCKER_CERT_PATH!, 'ca.pem'), path.join(stranger, 'ca.pem'));
+      await writeFile(path.join(stranger, 'cert.pem'), pair.cert);
+      await writeFile(path.join(stranger, 'key.pem'), pair.key);
+      const refusedTls = await cosmo(deployArgs(), {
+        cwd: dir,
+        env: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: stranger },
+      });
+      expect(refusedTls.code).toBe(2);
+      expect(refusedTls.stderr).toContain(
+        `cannot reach the Docker Engine at ${swarm.hosts[0]!.endpoint} over TLS`,
+      );
+    } finally {
+      await rm(stranger, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a stack with more pinned members than the Swarm has nodes', async () => {
     const other = await mkdtemp(path.join(os.tmpdir(), `${STACK}-other-`));
     try {
       await cosmo(['init', '--mode', 'distributed', '--name', 'other', '--registry', swarm.registry], {
         cwd: other,
       });
-      const answer = await cosmo(deployArgs(), { cwd: other });
+      const answer = await cosmo(deployArgs(), { cwd: other, env: swarm.engineEnv });
       expect(answer.code).toBe(2);
       expect(answer.stderr).toContain(
         'io.cosmo.queue1 needs a node of its own: the Swarm has 3 ready node(s) for 6 pinned members',
@@ -150,7 +180,7 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
 
   it('a second cosmo deploy restarts nothing', async () => {
     const before = await Promise.all(swarm.hosts.map((host) => stackContainers(host, STACK)));
-    const again = await cosmo(deployArgs(), { cwd: dir });
+    const again = await cosmo(deployArgs(), { cwd: dir, env: swarm.engineEnv });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).not.toContain('labelled');
     const after = await Promise.all(swarm.hosts.map((host) => stackContainers(host, STACK)));
@@ -202,6 +232,7 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
   it('cosmo remove --volumes --yes leaves nothing behind on any host', async () => {
     const removed = await cosmo(['remove', '-H', swarm.hosts[0]!.endpoint, '--volumes', '--yes'], {
       cwd: dir,
+      env: swarm.engineEnv,
     });
     expect(removed.code, `${removed.stdout}\n${removed.stderr}`).toBe(0);
     const label = JSON.stringify({ label: [`com.docker.stack.namespace=${STACK}`] });

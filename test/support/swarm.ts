@@ -5,13 +5,18 @@
  * `registry`; this machine pushes to it through a loopback port.
  *
  * What differs from real hosts: the hosts share one kernel, CPU, disk and clock; their engines listen
- * on tcp 2375 without TLS on this harness's own network; the registry speaks plain HTTP (each host
+ * on tcp 2376 over TLS, with certificates from a CA the harness makes (each engine's for its address,
+ * and one client certificate, in Docker's DOCKER_CERT_PATH layout); the registry speaks plain HTTP (each host
  * lists it in `insecure-registries`); a host failure is `docker kill` of its container (its engine
  * and every task stop at once, as in a power loss) and its return is `docker start` with the same
  * volume and address.
  */
 import { randomInt } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { createCa, issueCertificate, type Pem } from '@cosmo/cli/certificates';
 import Docker from 'dockerode';
 import { eventually } from './stack.ts';
 
@@ -32,7 +37,17 @@ export interface SwarmHarness {
   /** Where this machine pushes: `127.0.0.1:<port>`. Hosts pull from `registry:5000`. */
   pushTo: string;
   registry: string;
+  /** What `cosmo deploy/remove` need in their environment to reach the engines over TLS. */
+  engineEnv: Record<string, string>;
   remove(): Promise<void>;
+}
+
+/** ca.pem, cert.pem and key.pem in `dir` (Docker's layout), readable by their owner only. */
+async function writeTls(dir: string, ca: Pem, pair: Pem): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(dir, 'ca.pem'), ca.cert, { mode: 0o600 });
+  await writeFile(path.join(dir, 'cert.pem'), pair.cert, { mode: 0o600 });
+  await writeFile(path.join(dir, 'key.pem'), pair.key, { mode: 0o600 });
 }
 
 async function removeIfThere(name: string): Promise<void> {
@@ -72,25 +87,43 @@ export async function startSwarm(prefix: string, count = 3): Promise<SwarmHarnes
   await registry.start();
   const port = (await registry.inspect()).NetworkSettings.Ports['5000/tcp']?.[0]?.HostPort;
 
+  // The engines' CA: each engine's certificate carries its address; the client's is what cosmo shows.
+  const tlsDir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-engines-`));
+  const ca = await createCa(`${prefix} engines CA`);
+  const clientDir = path.join(tlsDir, 'client');
+  const client = await issueCertificate(ca, { commonName: 'cosmo', dnsNames: [], ipAddresses: [] });
+  await writeTls(clientDir, ca, client);
+  const clientFiles = { ca: ca.cert, cert: client.cert, key: client.key };
+
   const hosts: SwarmHost[] = [];
   for (const [i, name] of names.entries()) {
     const ip = `${subnet}.${10 + i}`;
+    const engineDir = path.join(tlsDir, name);
+    const hostname = name.replace(`${prefix}-`, '');
+    await writeTls(
+      engineDir,
+      ca,
+      await issueCertificate(ca, { commonName: hostname, dnsNames: [hostname], ipAddresses: [ip] }),
+    );
     const container = await outer.createContainer({
       name,
-      Hostname: name.replace(`${prefix}-`, ''),
+      Hostname: hostname,
       Image: 'cosmo/swarm-host:latest',
       Env: ['COSMO_INSECURE_REGISTRIES=registry:5000'],
       Labels: { 'io.cosmo.test': prefix },
       HostConfig: {
         Privileged: true,
         NetworkMode: network,
-        Mounts: [{ Type: 'volume', Source: `${name}-docker`, Target: '/var/lib/docker' }],
+        Mounts: [
+          { Type: 'volume', Source: `${name}-docker`, Target: '/var/lib/docker' },
+          { Type: 'bind', Source: engineDir, Target: '/etc/cosmo-engine', ReadOnly: true },
+        ],
       },
       NetworkingConfig: { EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: ip } } } },
     });
     await container.start();
-    const docker = new Docker({ host: ip, port: 2375, protocol: 'http' });
-    hosts.push({ name, ip, endpoint: `tcp://${ip}:2375`, docker, container });
+    const docker = new Docker({ host: ip, port: 2376, protocol: 'https', ...clientFiles });
+    hosts.push({ name, ip, endpoint: `tcp://${ip}:2376`, docker, container });
   }
   for (const host of hosts) {
     await eventually(
@@ -115,7 +148,9 @@ export async function startSwarm(prefix: string, count = 3): Promise<SwarmHarnes
     hosts,
     pushTo: `127.0.0.1:${port}`,
     registry: 'registry:5000',
+    engineEnv: { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: clientDir },
     async remove() {
+      await rm(tlsDir, { recursive: true, force: true });
       for (const host of hosts) await host.container.remove({ force: true, v: true }).catch(() => {});
       for (const host of hosts)
         await outer

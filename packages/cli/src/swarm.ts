@@ -1,14 +1,17 @@
 /**
- * The Swarm a deploy targets: its manager's engine (`-H tcp://…`, `--context NAME`, or the local
- * one), checks that it is a Swarm manager with enough nodes, the node labels the stack's placement
+ * The Swarm a deploy targets: its manager's engine (`-H tcp://…` over TLS or `ssh://…`, `--context
+ * NAME`, or the local one: see engine.ts), checks that it is a Swarm manager with enough nodes, the node labels the stack's placement
  * constraints need (which are missing, and applying them), and where a service's task runs.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { dockerEndpoint } from '@cosmo/images';
 import type { Plan } from '@cosmo/topology';
 import { withTimeout } from '@cosmo/wait';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerCliArgs, dockerFor, type EngineAddress, tlsFiles, tlsFromEnv } from './engine.ts';
 import { UsageError } from './errors.ts';
 
 const run = promisify(execFile);
@@ -17,6 +20,10 @@ export interface SwarmTarget {
   docker: Docker;
   /** Where the engine is, as a user writes it. */
   endpoint: string;
+  /** The engine and how it is reached (TLS files), for reaching the other nodes the same way. */
+  address: EngineAddress;
+  /** Plain tcp to other hosts allowed (--insecure-engine). */
+  insecure: boolean;
   /** What the docker CLI needs to act on the same engine (`--host X` or `--context C`). */
   cliArgs: string[];
 }
@@ -30,50 +37,58 @@ export interface SwarmNode {
   spec: Record<string, unknown>;
 }
 
-/** A dockerode client for `tcp://host:port` or `unix:///path`. */
-export function dockerFor(endpoint: string): Docker {
-  const tcp = /^tcp:\/\/([^:/]+)(?::(\d+))?\/?$/.exec(endpoint);
-  if (tcp) return new Docker({ host: tcp[1]!, port: Number(tcp[2] ?? 2375), protocol: 'http' });
-  const unix = /^unix:\/\/(\/.+)$/.exec(endpoint);
-  if (unix) return new Docker({ socketPath: unix[1]! });
-  throw new UsageError(
-    `${endpoint}: not an engine address this version reaches; use tcp://HOST:PORT or unix:///PATH (for ssh, forward the socket: ssh -NL /tmp/swarm.sock:/var/run/docker.sock HOST, then -H unix:///tmp/swarm.sock)`,
-  );
+/** A docker context's engine and TLS files (`docker context inspect`). */
+async function contextAddress(name: string): Promise<EngineAddress> {
+  let inspected: {
+    Endpoints?: { docker?: { Host?: string; SkipTLSVerify?: boolean } };
+    Storage?: { TLSPath?: string };
+  };
+  try {
+    const { stdout } = await run('docker', ['context', 'inspect', name, '--format', '{{json .}}']);
+    inspected = JSON.parse(stdout);
+  } catch (error) {
+    throw new UsageError(
+      `--context ${name}: no such docker context (${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}); see \`docker context ls\``,
+    );
+  }
+  const endpoint = inspected.Endpoints?.docker?.Host ?? '';
+  if (inspected.Endpoints?.docker?.SkipTLSVerify) {
+    throw new UsageError(
+      `--context ${name} skips the engine's certificate check: cosmo does not; remove skip-tls-verify from the context`,
+    );
+  }
+  const dir = inspected.Storage?.TLSPath ? path.join(inspected.Storage.TLSPath, 'docker') : '';
+  return { endpoint, ...(dir && existsSync(path.join(dir, 'ca.pem')) ? { tls: tlsFiles(dir) } : {}) };
 }
 
-export async function connectSwarm(flags: { host?: string; context?: string }): Promise<SwarmTarget> {
+export async function connectSwarm(flags: {
+  host?: string;
+  context?: string;
+  insecureEngine?: boolean;
+}): Promise<SwarmTarget> {
   if (flags.host && flags.context) throw new UsageError('give -H/--host or --context, not both');
-  let endpoint = dockerEndpoint();
-  let cliArgs: string[] = [];
-  if (flags.host) {
-    endpoint = flags.host;
-    cliArgs = ['--host', flags.host];
-  } else if (flags.context) {
-    try {
-      const { stdout } = await run('docker', [
-        'context',
-        'inspect',
-        flags.context,
-        '--format',
-        '{{.Endpoints.docker.Host}}',
-      ]);
-      endpoint = stdout.trim();
-    } catch (error) {
-      throw new UsageError(
-        `--context ${flags.context}: no such docker context (${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}); see \`docker context ls\``,
-      );
-    }
+  let address: EngineAddress;
+  let cliArgs: string[];
+  if (flags.context) {
+    address = await contextAddress(flags.context);
     cliArgs = ['--context', flags.context];
+  } else {
+    const endpoint = flags.host ?? dockerEndpoint();
+    const tls = endpoint.startsWith('tcp://') ? tlsFromEnv() : undefined;
+    address = { endpoint, ...(tls ? { tls } : {}) };
+    cliArgs = flags.host || tls ? dockerCliArgs(address) : [];
   }
-  const docker = dockerFor(endpoint);
+  const insecure = flags.insecureEngine ?? false;
+  const docker = dockerFor(address, { insecure });
+  const endpoint = address.endpoint;
   try {
     await withTimeout(docker.ping(), 5_000, 'the answer to a ping');
   } catch (error) {
     throw new UsageError(
-      `cannot reach the Docker Engine at ${endpoint} (${(error as Error).message}): check -H/--context and that the engine listens there`,
+      `cannot reach the Docker Engine at ${endpoint}${address.tls ? ' over TLS' : ''} (${(error as Error).message}): check -H/--context${address.tls ? ', DOCKER_CERT_PATH' : ''} and that the engine listens there`,
     );
   }
-  return { docker, endpoint, cliArgs };
+  return { docker, endpoint, address, insecure, cliArgs };
 }
 
 /** The Swarm's ready, active nodes; refuses an engine that is not a Swarm manager. */

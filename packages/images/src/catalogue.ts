@@ -136,7 +136,7 @@ export const defaultCatalogue: Catalogue = {
       buildArgs: {},
       description: 'A Docker engine in a container: the hosts of the multi-host Swarm tests',
       testFixture:
-        'privileged, with the Docker API on plain tcp 2375: root on its host for anyone who reaches it',
+        'privileged, with the Docker API on tcp (2376 over TLS when given a certificate, else plain 2375): root on its host for anyone who reaches it',
     },
   ],
 };

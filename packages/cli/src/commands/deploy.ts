@@ -24,6 +24,7 @@ interface DeployFlags {
   config: string;
   host?: string;
   context?: string;
+  insecureEngine?: boolean;
   labelNodes?: boolean;
   pushTo?: string;
   timeout: string;
@@ -38,9 +39,10 @@ export function registerDeploy(program: Command): void {
     .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
     .option(
       '-H, --host <url>',
-      "a Swarm manager's engine: tcp://HOST:2375 or unix:///PATH (default: DOCKER_HOST or the local engine)",
+      "a Swarm manager's engine: tcp://HOST:2376 (TLS: DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), ssh://USER@HOST or unix:///PATH (default: DOCKER_HOST or the local engine)",
     )
-    .option('--context <name>', 'a docker context naming a Swarm manager')
+    .option('--context <name>', 'a docker context naming a Swarm manager (its TLS data is used)')
+    .option('--insecure-engine', 'allow plain tcp to an engine on another host (root for whoever reaches it)')
     .option(
       '--label-nodes',
       'add the node labels the stack needs (otherwise they are printed as commands to run)',

@@ -175,8 +175,8 @@ export function registerInit(program: Command): void {
               ? []
               : [
                   flags.registry
-                    ? '      or onto a Docker Swarm: `cosmo deploy -H tcp://MANAGER:2375 --label-nodes`'
-                    : '      or onto a Docker Swarm: init with --registry HOST:PORT, then `cosmo deploy -H tcp://MANAGER:2375 --label-nodes`',
+                    ? '      or onto a Docker Swarm: `cosmo deploy -H tcp://MANAGER:2376 --label-nodes` (TLS: DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH; or ssh://USER@MANAGER)'
+                    : '      or onto a Docker Swarm: init with --registry HOST:PORT, then `cosmo deploy -H tcp://MANAGER:2376 --label-nodes` (TLS: DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH; or ssh://USER@MANAGER)',
                 ]),
             '',
           ].join('\n'),

@@ -9,11 +9,13 @@ import { createInterface } from 'node:readline/promises';
 import { waitFor } from '@cosmo/wait';
 import type { Command } from 'commander';
 import type Docker from 'dockerode';
+import { dockerFor, nodeAddress } from '../engine.ts';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, loadProject } from '../project.ts';
-import { connectSwarm, dockerCli, dockerFor, type SwarmNode, swarmNodes } from '../swarm.ts';
+import { connectSwarm, dockerCli, type SwarmNode, type SwarmTarget, swarmNodes } from '../swarm.ts';
 
 interface RemoveFlags {
+  insecureEngine?: boolean;
   config: string;
   host?: string;
   context?: string;
@@ -28,7 +30,11 @@ export function registerRemove(program: Command): void {
     .command('remove')
     .description('remove the deployed stack from the Swarm (and, with --volumes, its data on every node)')
     .option('-c, --config <file>', 'the configuration', CONFIG_FILE)
-    .option('-H, --host <url>', "a Swarm manager's engine: tcp://HOST:2375 or unix:///PATH")
+    .option(
+      '-H, --host <url>',
+      "a Swarm manager's engine: tcp://HOST:2376 (TLS: DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), ssh://USER@HOST or unix:///PATH",
+    )
+    .option('--insecure-engine', 'allow plain tcp to engines on other hosts (root for whoever reaches them)')
     .option('--context <name>', 'a docker context naming a Swarm manager')
     .option(
       '--volumes',
@@ -59,7 +65,7 @@ export function registerRemove(program: Command): void {
       if (!flags.volumes) return;
       const left: string[] = [];
       for (const node of nodes) {
-        const engine = nodeEngine(target.endpoint, node);
+        const engine = nodeEngine(target, node);
         if (!engine) {
           left.push(
             `on ${node.hostname}: docker volume rm $(docker volume ls -q --filter label=${STACK_LABEL}=${stack})`,
@@ -81,11 +87,10 @@ export function registerRemove(program: Command): void {
     });
 }
 
-/** A node's engine, reached like the manager's over tcp (same port); none for a socket or context. */
-function nodeEngine(endpoint: string, node: SwarmNode): Docker | undefined {
-  const tcp = /^tcp:\/\/[^:/]+(?::(\d+))?\/?$/.exec(endpoint);
-  if (!tcp || !node.address) return undefined;
-  return dockerFor(`tcp://${node.address}:${tcp[1] ?? 2375}`);
+/** A node's engine, reached like the manager's (tcp with the same port and TLS files, or ssh); none for a socket. */
+function nodeEngine(target: SwarmTarget, node: SwarmNode): Docker | undefined {
+  const address = node.address ? nodeAddress(target.address, node.address) : undefined;
+  return address ? dockerFor(address, { insecure: target.insecure }) : undefined;
 }
 
 /** Removes the stack's volumes on one engine, once no container of the stack is left there. */
