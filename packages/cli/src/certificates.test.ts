@@ -1,12 +1,13 @@
-import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TlsPlan } from '@cosmo/topology';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCa, issueCertificate, type Pem, writeCertificates } from './certificates.ts';
+import { createCa, issueCertificate, type Pem, readOperatorCa, writeCertificates } from './certificates.ts';
 
 /** A TLS handshake against a real server holding `server`, checked against `ca` for `name`. */
 async function handshake(server: Pem, ca: string, name: string): Promise<string> {
@@ -130,6 +131,82 @@ describe('certificates', async () => {
       } finally {
         await rm(etcdDir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe("the operator's own CA (cosmo init --ca-cert/--ca-key)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-own-ca-'));
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+    const file = async (name: string, text: string) => {
+      await writeFile(path.join(dir, name), text);
+      return path.join(dir, name);
+    };
+
+    it("signs the platform's certificates with it, and copies it into the project", async () => {
+      const own = await createCa('Operations CA');
+      const pem = await readOperatorCa({
+        cert: await file('own.crt', own.cert),
+        key: await file('own.key', own.key),
+      });
+      const project = path.join(dir, 'project');
+      const plan: TlsPlan = {
+        ca: { cert: 'secrets/ca.crt', key: 'secrets/ca.key' },
+        certificates: [
+          {
+            purpose: 'api',
+            cert: 'secrets/api.crt',
+            key: 'secrets/api.key',
+            dnsNames: ['lb'],
+            ipAddresses: [],
+            issuer: 'ca',
+          },
+        ],
+      };
+      await writeCertificates(plan, project, { project: 'lab', fresh: true, ca: pem });
+      expect(await readFile(path.join(project, 'secrets/ca.crt'), 'utf8')).toBe(
+        own.cert.endsWith('\n') ? own.cert : `${own.cert}\n`,
+      );
+      const api = new X509Certificate(await readFile(path.join(project, 'secrets/api.crt')));
+      expect(api.verify(new X509Certificate(own.cert).publicKey)).toBe(true);
+    });
+
+    it('refuses what cannot be a CA, a key that is not its own, and a key it cannot sign with, naming the file', async () => {
+      const own = await createCa('Operations CA');
+      const leaf = await issueCertificate(own, { commonName: 'x', dnsNames: ['x'], ipAddresses: [] });
+      const other = await createCa('Other CA');
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      });
+      const ownCert = await file('own2.crt', own.cert);
+      await expect(
+        readOperatorCa({ cert: await file('leaf.crt', leaf.cert), key: await file('leaf.key', leaf.key) }),
+      ).rejects.toThrow(/is not a CA certificate/);
+      await expect(
+        readOperatorCa({ cert: ownCert, key: await file('other.key', other.key) }),
+      ).rejects.toThrow(/is not the key of --ca-cert/);
+      await expect(
+        readOperatorCa({ cert: ownCert, key: await file('rsa.key', rsa.toString()) }),
+      ).rejects.toThrow(/is not the key of/);
+      // A CA with an RSA key: a real CA, but not one this version signs with.
+      execFileSync(
+        'openssl',
+        [
+          ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=RSA CA', '-days', '1'],
+          ...['-addext', 'basicConstraints=critical,CA:TRUE'],
+          ...['-keyout', path.join(dir, 'rsa-ca.key'), '-out', path.join(dir, 'rsa-ca.crt')],
+        ],
+        { stdio: 'ignore' },
+      );
+      await expect(
+        readOperatorCa({ cert: path.join(dir, 'rsa-ca.crt'), key: path.join(dir, 'rsa-ca.key') }),
+      ).rejects.toThrow(/must be ECDSA P-256/);
+      await expect(readOperatorCa({ cert: path.join(dir, 'missing.crt'), key: ownCert })).rejects.toThrow(
+        /--ca-cert .*missing.crt cannot be read \(ENOENT\)/,
+      );
+      await expect(readOperatorCa({ cert: ownCert, key: ownCert })).rejects.toThrow(
+        /is not a PEM private key/,
+      );
     });
   });
 });

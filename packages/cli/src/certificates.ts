@@ -5,7 +5,7 @@
  * only what a changed plan adds.
  */
 import 'reflect-metadata';
-import { createPrivateKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -99,6 +99,49 @@ export async function issueCertificate(
   return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) };
 }
 
+/**
+ * Reads the operator's own CA (`cosmo init --ca-cert/--ca-key`) and checks it can sign what the
+ * platform needs: a CA certificate, its key, ECDSA P-256 (what this version signs with), valid now.
+ */
+export async function readOperatorCa(files: { cert: string; key: string }): Promise<Pem> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      throw new Error(`${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
+    }
+  };
+  const pem = { cert: await read(files.cert, '--ca-cert'), key: await read(files.key, '--ca-key') };
+  let cert: X509Certificate;
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    cert = new X509Certificate(pem.cert);
+  } catch (error) {
+    throw new Error(`--ca-cert ${files.cert} is not a PEM certificate (${(error as Error).message})`);
+  }
+  try {
+    key = createPrivateKey(pem.key);
+  } catch (error) {
+    throw new Error(
+      `--ca-key ${files.key} is not a PEM private key without a passphrase (${(error as Error).message})`,
+    );
+  }
+  if (!cert.ca)
+    throw new Error(`--ca-cert ${files.cert} is not a CA certificate (its basic constraints say CA:FALSE)`);
+  if (!cert.checkPrivateKey(key))
+    throw new Error(`--ca-key ${files.key} is not the key of --ca-cert ${files.cert}`);
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error(
+      `--ca-key ${files.key}: the CA's key must be ECDSA P-256 (openssl ecparam -name prime256v1 -genkey), which this version signs with`,
+    );
+  }
+  const now = Date.now();
+  if (Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now) {
+    throw new Error(`--ca-cert ${files.cert} is not valid now (${cert.validFrom} to ${cert.validTo})`);
+  }
+  return pem;
+}
+
 /** The CAs a TLS plan has: the platform's, and etcd's own when it runs etcd. */
 function authorities(
   tls: TlsPlan,
@@ -138,19 +181,25 @@ const present = (pair: { cert: string; key: string }, configDir: string) =>
   existsSync(path.resolve(configDir, pair.cert)) && existsSync(path.resolve(configDir, pair.key));
 
 /**
- * Makes the CA unless it exists, then issues each certificate that is missing (a new one for every
- * certificate when `fresh`, as `cosmo init --force` does). Returns the files written.
+ * Makes the CA unless it exists (or takes the operator's, `ca`), then issues each certificate that is
+ * missing (a new one for every certificate when `fresh`, as `cosmo init --force` does). etcd's CA is
+ * always the platform's own: it must sign nothing but etcd's certificate. Returns the files written.
  */
 export async function writeCertificates(
   tls: TlsPlan | undefined,
   configDir: string,
-  options: { project: string; fresh: boolean },
+  options: { project: string; fresh: boolean; ca?: Pem },
 ): Promise<string[]> {
   if (!tls) return [];
   const written: string[] = [];
   const cas = new Map<CertificatePlan['issuer'], Pem>();
   for (const { issuer, pair } of authorities(tls)) {
-    if (present(pair, configDir) && !options.fresh) cas.set(issuer, await readPair(pair, configDir));
+    if (issuer === 'ca' && options.ca) {
+      // The operator's CA: copied into the project, where `cosmo generate` finds it later.
+      await writePair(pair, options.ca, configDir);
+      written.push(pair.cert, pair.key);
+      cas.set(issuer, options.ca);
+    } else if (present(pair, configDir) && !options.fresh) cas.set(issuer, await readPair(pair, configDir));
     else {
       const ca = await createCa(`Cosmo ${options.project} ${issuer === 'etcdCa' ? 'etcd CA' : 'CA'}`);
       await writePair(pair, ca, configDir);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { defaultConfigText, MODES } from '@cosmo/topology';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { certificateFiles, writeCertificates } from '../certificates.ts';
+import { certificateFiles, type Pem, readOperatorCa, writeCertificates } from '../certificates.ts';
 import { UsageError } from '../errors.ts';
 import { externalDbFromUrl, externalQueueFromUrl, missingProvidedFiles } from '../external.ts';
 import { CONFIG_FILE, cosmoVersion, projectFromText } from '../project.ts';
@@ -31,6 +31,8 @@ export interface InitOptions {
   publicNames?: string[];
   /** tls: off in cosmo.yaml. */
   insecureHttp?: boolean;
+  /** The operator's CA (files), instead of one made here. */
+  ca?: { cert: string; key: string };
 }
 
 /** Checks everything first, then writes: a refused init leaves nothing behind. */
@@ -69,6 +71,17 @@ export async function initProject(options: InitOptions): Promise<{
       ? `# Services used, not run: each password is a file you write (one line).\n${stringify({ external })}`
       : '');
   const project = projectFromText(text, configPath, await cosmoVersion());
+  if (options.ca && !project.plan.tls) {
+    throw new UsageError(
+      '--ca-cert/--ca-key sign the certificates of TLS: they do not go with --insecure-http',
+    );
+  }
+  let operatorCa: Pem | undefined;
+  try {
+    operatorCa = options.ca ? await readOperatorCa(options.ca) : undefined;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const files = secretFiles(project.plan, project.configDir);
   const present = [configPath, project.composeFile].filter((file) => existsSync(file));
   present.push(...existingSecrets([...files, ...certificateFiles(project.plan.tls, project.configDir)]));
@@ -83,6 +96,7 @@ export async function initProject(options: InitOptions): Promise<{
     ...(await writeCertificates(project.plan.tls, project.configDir, {
       project: project.plan.name,
       fresh: true,
+      ...(operatorCa ? { ca: operatorCa } : {}),
     })),
   ];
   await writeGenerated(project, 'compose', project.composeFile);
@@ -122,6 +136,14 @@ export function registerInit(program: Command): void {
       '--insecure-http',
       'serve the API over plain HTTP (tls: off), e.g. behind a TLS proxy of your own',
     )
+    .option(
+      '--ca-cert <file>',
+      "your own CA's certificate (PEM), to sign the platform's certificates instead of a CA made here",
+    )
+    .option(
+      '--ca-key <file>',
+      "that CA's key (PEM, ECDSA P-256, no passphrase); copied into secrets/ with mode 0600",
+    )
     .option('--registry <host:port>', 'the registry Swarm nodes pull the images from (for cosmo deploy)')
     .option('--force', 'replace an existing cosmo.yaml, compose.yaml and secrets/')
     .action(
@@ -137,7 +159,14 @@ export function registerInit(program: Command): void {
         managers?: string;
         publicName?: string[];
         insecureHttp?: boolean;
+        caCert?: string;
+        caKey?: string;
       }) => {
+        if (Boolean(flags.caCert) !== Boolean(flags.caKey)) {
+          throw new UsageError(
+            '--ca-cert and --ca-key go together: give both (your CA) or neither (a CA made here)',
+          );
+        }
         const port = Number(flags.port);
         if (!/^\d+$/.test(flags.port) || port < 1 || port > 65535) {
           throw new UsageError(`--port ${flags.port} is not a port (1-65535)`);
@@ -154,6 +183,7 @@ export function registerInit(program: Command): void {
           ...(flags.managers !== undefined ? { managers: managersFlag(flags.managers) } : {}),
           ...(flags.publicName ? { publicNames: flags.publicName } : {}),
           ...(flags.insecureHttp ? { insecureHttp: true } : {}),
+          ...(flags.caCert && flags.caKey ? { ca: { cert: flags.caCert, key: flags.caKey } } : {}),
         });
         const inDir = flags.dir === '.' ? '' : `, in ${flags.dir}`;
         process.stdout.write(
