@@ -17,10 +17,12 @@ import {
   expectNoBackendReach,
   expectNoPrivilege,
   expectPatroniRefused,
+  expectPrivilegedLoginsRefused,
   memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   patroniAttacks,
+  privilegedLoginAttacks,
   reachableAsManager,
   runAttack,
   secretFiles,
@@ -102,6 +104,12 @@ describe('the compact cluster (compose, one host)', () => {
   it('lets into Erlang distribution only a node with a certificate of the CA, not one with the cookie alone', async () => {
     expectErlangDistRefused(
       await erlangDistAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'),
+    );
+  });
+
+  it('takes superuser and replication logins over the network only with a certificate of the CA beside the password', async () => {
+    expectPrivilegedLoginsRefused(
+      await privilegedLoginAttacks((cmd) => execStdout(docker, `${NAME}-node2-1`, cmd), 'node1'),
     );
   });
 

@@ -23,11 +23,13 @@ import {
   expectNoBackendReach,
   expectNoPrivilege,
   expectPatroniRefused,
+  expectPrivilegedLoginsRefused,
   expectTlsRefused,
   memberTlsAttacks,
   NETWORK_PROBE,
   PRIVILEGE_PROBE,
   patroniAttacks,
+  privilegedLoginAttacks,
   reachableAsManager,
   runAttack,
   secretFiles,
@@ -161,6 +163,12 @@ describe('the distributed cluster (compose, one host)', () => {
   it('lets into Erlang distribution only a node with a certificate of the CA, not one with the cookie alone', async () => {
     expectErlangDistRefused(
       await erlangDistAttacks((cmd) => execStdout(docker, `${NAME}-queue2-1`, cmd), 'queue1'),
+    );
+  });
+
+  it('takes superuser and replication logins over the network only with a certificate of the CA beside the password', async () => {
+    expectPrivilegedLoginsRefused(
+      await privilegedLoginAttacks((cmd) => execStdout(docker, `${NAME}-db2-1`, cmd), 'db1'),
     );
   });
 

@@ -471,3 +471,59 @@ export function expectErlangDistRefused(outcomes: Awaited<ReturnType<typeof erla
   expect(outcomes.otherCa).toContain('pang');
   expect(outcomes.control).toContain('pong');
 }
+
+/**
+ * Logging in to a database member's PostgreSQL as its superuser (`postgres`) or replication user
+ * (`replicator`) over the network, run as the postgres user in another database member's container:
+ * with the right password only; with it and a certificate another CA signed; and, as a control, with
+ * it and the members' certificate. Each attempt's psql output and exit status.
+ */
+export async function privilegedLoginAttacks(
+  db: (cmd: string[]) => Promise<string>,
+  member: string,
+): Promise<Record<'superuserPasswordOnly' | 'replicationPasswordOnly' | 'otherCa' | 'control', string>> {
+  const other = await createCa('An impostor CA');
+  const stranger = await issueCertificate(other, { commonName: member, dnsNames: [member], ipAddresses: [] });
+  const secrets = '/run/cosmo-db';
+  const attempt = (user: string, password: string, client: string, sql = 'SELECT 1') =>
+    db([
+      'bash',
+      '-c',
+      `umask 077; printf '%s' "$1" >/tmp/other.crt; printf '%s' "$2" >/tmp/other.key; chown postgres /tmp/other.crt /tmp/other.key
+export PGPASSWORD="$(cat ${secrets}/${password})"
+setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql psql -w "host=${member} dbname=postgres user=${user} connect_timeout=5 sslmode=verify-full sslrootcert=${secrets}/ca.crt ${client}" -Atc '${sql}' 2>&1; echo "[exit $?]"`,
+      'attack',
+      stranger.cert,
+      stranger.key,
+    ]);
+  return {
+    superuserPasswordOnly: await attempt('postgres', 'COSMO_DB_SUPERUSER_PASSWORD', ''),
+    // A physical replication connection, as a replica's (it could stream every byte of the database).
+    replicationPasswordOnly: await attempt(
+      'replicator',
+      'COSMO_DB_REPLICATION_PASSWORD',
+      'replication=true',
+      'IDENTIFY_SYSTEM',
+    ),
+    otherCa: await attempt(
+      'postgres',
+      'COSMO_DB_SUPERUSER_PASSWORD',
+      'sslcert=/tmp/other.crt sslkey=/tmp/other.key',
+    ),
+    control: await attempt(
+      'postgres',
+      'COSMO_DB_SUPERUSER_PASSWORD',
+      `sslcert=${secrets}/tls.crt sslkey=${secrets}/tls.key`,
+    ),
+  };
+}
+
+/** The superuser and replication logins needed a certificate of the platform's CA beside the password. */
+export function expectPrivilegedLoginsRefused(
+  outcomes: Awaited<ReturnType<typeof privilegedLoginAttacks>>,
+): void {
+  expect(outcomes.superuserPasswordOnly).toMatch(/requires a valid client certificate/);
+  expect(outcomes.replicationPasswordOnly).toMatch(/requires a valid client certificate/);
+  expect(outcomes.otherCa).not.toContain('[exit 0]');
+  expect(outcomes.control).toMatch(/^1\n\[exit 0\]/);
+}

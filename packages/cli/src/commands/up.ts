@@ -88,7 +88,11 @@ export function registerUp(program: Command): void {
             // An API that answers but refuses (a 401: the running platform has other credentials than
             // this folder's) says more than the manager's last warning.
             const message = (error as Error).message;
-            const answered = !/fetch failed|no manager answers|aborted|timeout/i.test(message);
+            // Docker's port proxy accepts and then drops connections until the container listens.
+            const answered =
+              !/fetch failed|no manager answers|aborted|timeout|ECONNRESET|ECONNREFUSED|socket disconnected|socket hang up/i.test(
+                message,
+              );
             const warning = answered ? `API: ${message}` : await lastManagerWarning(docker, containers);
             return {
               state: [containers.map(describeContainer).join(', '), warning].filter(Boolean).join('; '),
