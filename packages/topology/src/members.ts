@@ -134,8 +134,9 @@ export function dbMemberEnv(
     COSMO_DB_SUPERUSER_PASSWORD_FILE: secretPath('dbSuperuser'),
     COSMO_DB_REPLICATION_PASSWORD_FILE: secretPath('dbReplication'),
     COSMO_DB_REST_PASSWORD_FILE: secretPath('dbRest'),
-    // With TLS: PostgreSQL takes TLS connections only (hostssl), and replicas check the primary's
-    // certificate (verify-full) against the CA.
+    // With TLS: PostgreSQL takes TLS connections only (hostssl); replicas check the primary's
+    // certificate (verify-full) against the CA and show the members' own, which superuser and
+    // replication logins over the network need beside their password.
     ...(config.tls
       ? {
           COSMO_DB_TLS_CERT_FILE: secretPath('memberCert'),
