@@ -28,12 +28,19 @@ const cluster = await startCluster('compact', 'cosmo-bench-compact', 18290);
 ups.push(cluster.upSeconds);
 log(`cosmo up #${RUNS}: ${cluster.upSeconds} s`);
 try {
-  const kills: { gap: number; lost: number; acknowledged: number; afterFault: number; leaders: string }[] =
-    [];
+  const kills: {
+    gap: number;
+    lost: number;
+    acknowledged: number;
+    afterFault: number;
+    leaders: string;
+    readsOk: number;
+    readsFailed: number;
+  }[] = [];
   for (let run = 1; run <= RUNS; run++) {
     await clusterState(cluster, 'OK', 240_000);
     await queueFullyReplicated(cluster, 'node1');
-    const { primary, report, leadersAtFault } = await failPrimary(
+    const { primary, report, reads, leadersAtFault } = await failPrimary(
       cluster,
       `bench-node-${run}-${Date.now()}`,
       (node) => node.kill({ signal: 'SIGKILL' }),
@@ -46,9 +53,11 @@ try {
       acknowledged: report.acknowledged.length,
       afterFault: report.acknowledgedAfterFault,
       leaders: leadersAtFault,
+      readsOk: reads.ok,
+      readsFailed: reads.failed,
     });
     log(
-      `node kill #${run}: ${primary} (${leadersAtFault}), gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged (${report.acknowledgedAfterFault} after the kill), ${lost} lost`,
+      `node kill #${run}: ${primary} (${leadersAtFault}), gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged (${report.acknowledgedAfterFault} after the kill), ${lost} lost; reads ${reads.ok} ok, ${reads.failed} failed${reads.errors[0] ? ` (${reads.errors[0]})` : ''}`,
     );
   }
   await clusterState(cluster, 'OK', 240_000);
@@ -87,12 +96,20 @@ try {
         '0',
         verdict(lost === 0),
       ],
+      [
+        'failed reads, node holding the DB primary killed (GET of each acknowledged write)',
+        String(kills.reduce((sum, k) => sum + k.readsFailed, 0)),
+        `${kills.reduce((sum, k) => sum + k.readsOk, 0)} ok`,
+        '0',
+        verdict(kills.every((k) => k.readsFailed === 0)),
+      ],
     ],
     notes: [
       'Write gap: the longest time without an acknowledged write (PUT /blueprints, one at a time through HAProxy) around the kill, the time from the last acknowledgement to the end of the run included; every acknowledged write is then looked up.',
       "`cosmo up`: from the command's start (images checked, containers started) to cluster-status OK, as it prints it.",
       "A killed node takes its manager, its queue member and its etcd member with it; Patroni's leader key expires after its ttl (20 s, Patroni's minimum) before a standby may promote.",
       'The node is started again after each run and the cluster waited for until OK.',
+      'Failed reads: 4 parallel clients GET /blueprints/<id> through HAProxy, newest acknowledged write first, from 2 s before the kill until 3 s after a new primary answers; the surviving managers read from the synchronous standby meanwhile.',
     ],
     raw: { ups, kills },
   });

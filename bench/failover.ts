@@ -18,49 +18,44 @@ import {
   API,
   type Cluster,
   clusterState,
-  leaders,
+  failPrimary,
   missingWrites,
   queueFullyReplicated,
   startDistributed,
   startReader,
-  startWriter,
 } from '../test/support/cluster.ts';
-import { eventually, finishedExecution } from '../test/support/stack.ts';
+import { finishedExecution } from '../test/support/stack.ts';
 import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** One database failover: writes through the LB, the primary killed or stopped, writes resumed. */
+/**
+ * One database failover: writes (one at a time) and reads of each acknowledged write (4 at a time)
+ * through the LB, the primary killed or stopped, writes resumed.
+ */
 async function dbFailover(cluster: Cluster, how: 'kill' | 'stop', run: number) {
   await clusterState(cluster, 'OK');
-  const primary = await cluster.primary();
-  const writer = startWriter(cluster, `bench-${how}-${run}-${Date.now()}`);
-  await sleep(2_000);
-  const container = cluster.container(primary);
-  const held = await leaders(cluster, primary).catch((error) => `unknown (${(error as Error).message})`);
-  writer.fault();
-  if (how === 'kill') await container.kill({ signal: 'SIGKILL' });
-  else await container.stop({ t: 40 });
-  await eventually(
-    'a new primary',
-    async () => ((await cluster.primary().catch(() => primary)) !== primary ? true : undefined),
-    120_000,
-    250,
+  const { primary, report, reads, leadersAtFault } = await failPrimary(
+    cluster,
+    `bench-${how}-${run}-${Date.now()}`,
+    (container) => (how === 'kill' ? container.kill({ signal: 'SIGKILL' }) : container.stop({ t: 40 })),
   );
-  await sleep(4_000);
-  const report = await writer.stop();
   const lost = (await missingWrites(cluster, report.acknowledged)).length;
-  await container.start();
+  await cluster.container(primary).start();
   log(
-    `db ${how} #${run}: primary ${primary} (${held}), gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged (${report.acknowledgedAfterFault} after the fault), ${lost} lost`,
+    `db ${how} #${run}: primary ${primary} (${leadersAtFault}), gap ${report.longestGapSeconds.toFixed(1)} s, ${report.acknowledged.length} acknowledged (${report.acknowledgedAfterFault} after the fault), ${lost} lost; reads ${reads.ok} ok, ${reads.failed} failed${reads.errors[0] ? ` (${reads.errors[0]})` : ''}, slowest read ${reads.slowestSeconds.toFixed(1)} s, slowest write ${report.slowestSeconds.toFixed(1)} s`,
   );
   return {
     gap: report.longestGapSeconds,
     lost,
     acknowledged: report.acknowledged.length,
     afterFault: report.acknowledgedAfterFault,
-    leaders: held,
+    leaders: leadersAtFault,
+    readsOk: reads.ok,
+    readsFailed: reads.failed,
+    slowestRead: reads.slowestSeconds,
+    slowestWrite: report.slowestSeconds,
   };
 }
 
@@ -193,6 +188,20 @@ try {
         verdict(lostWrites === 0),
       ],
       [
+        'failed reads, DB primary hard-killed (GET of each acknowledged write)',
+        sum(kills.map((k) => k.readsFailed)),
+        `${sum(kills.map((k) => k.readsOk))} ok; slowest read ${Math.max(...kills.map((k) => k.slowestRead)).toFixed(1)} s, slowest write ${Math.max(...kills.map((k) => k.slowestWrite)).toFixed(1)} s`,
+        '0',
+        verdict(sum(kills.map((k) => k.readsFailed)) === 0),
+      ],
+      [
+        'failed reads, DB primary stopped',
+        sum(stops.map((s) => s.readsFailed)),
+        `${sum(stops.map((s) => s.readsOk))} ok; slowest read ${Math.max(...stops.map((s) => s.slowestRead)).toFixed(1)} s`,
+        '0',
+        verdict(sum(stops.map((s) => s.readsFailed)) === 0),
+      ],
+      [
         'submission gap, queue node killed (s, median)',
         median(queues.map((q) => q.gap)).toFixed(2),
         runsOf(queues.map((q) => q.gap)),
@@ -223,6 +232,7 @@ try {
     ],
     notes: [
       'Write gap: the longest time without an acknowledged write (PUT /blueprints, one at a time through HAProxy) around the fault, the time from the last acknowledgement to the end of the run included; every acknowledged write is then looked up.',
+      'Failed reads: 4 parallel clients GET /blueprints/<id> through HAProxy, newest acknowledged write first, from 2 s before the fault until 3 s after a new primary answers. Without a primary the managers read from the synchronous standby (synchronous_commit = remote_apply); writes wait up to 5 s for the new primary, then answer 503 naming the failover.',
       "A hard kill leaves Patroni's leader key to expire (ttl 20 s, Patroni's minimum) before a standby may promote; a graceful stop hands the key over at once. Each member keeps etcd's leader off the Patroni primary (cosmo-db-etcd-leader): a node dying with both would add etcd's election to the key's ttl, since a new etcd leader renews every lease. Each run is listed with who led etcd and Patroni at the fault.",
       'Manager faults: GET /status from 4 parallel clients through HAProxy for 1 s before and 5 s after the fault.',
       `Executions here run a script per operation (two nodes, 6 scripts) that marks each run in a runtime property of its own: "run twice" counts executions whose scripts ran more than 6 times; ${RUNS} runs of each fault.`,

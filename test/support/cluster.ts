@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sleep } from '@cosmo/wait';
 import Docker from 'dockerode';
+import { expect } from 'vitest';
 import { type Client, client, trustProjectCa } from './api.ts';
 import { cosmo } from './cli.ts';
 import { eventually, finishedExecution } from './stack.ts';
@@ -120,6 +121,10 @@ export interface WriterReport {
   longestGapSeconds: number;
   /** Writes acknowledged after `fault()` was called: the writes that resumed. */
   acknowledgedAfterFault: number;
+  /** The longest any one write took to be answered, in seconds (acknowledged or not). */
+  slowestSeconds: number;
+  /** What the failed writes were answered (the first 20). */
+  errors: string[];
 }
 
 /**
@@ -130,8 +135,10 @@ export interface WriterReport {
 export function startWriter(
   cluster: Cluster,
   prefix: string,
-): { fault(): void; stop(): Promise<WriterReport> } {
+): { fault(): void; stop(): Promise<WriterReport>; readonly acknowledged: readonly string[] } {
   const acknowledged: string[] = [];
+  const errors: string[] = [];
+  let slowest = 0;
   let failed = 0;
   let running = true;
   let last = Date.now();
@@ -147,20 +154,27 @@ export function startWriter(
           raw: 'tosca_definitions_version: x\nnode_templates:\n  vm: {type: t}\n',
           headers: { 'content-type': 'application/yaml' },
         });
+        slowest = Math.max(slowest, Date.now() - sent);
         if (answer.status === 201) {
           const now = Date.now();
           longest = Math.max(longest, now - last);
           last = now;
           acknowledged.push(id);
           if (faultAt !== undefined && sent >= faultAt) afterFault++;
-        } else failed++;
-      } catch {
+        } else {
+          failed++;
+          if (errors.length < 20) errors.push(`${answer.status} ${answer.text.slice(0, 300)}`);
+        }
+      } catch (error) {
+        slowest = Math.max(slowest, Date.now() - sent);
         failed++;
+        if (errors.length < 20) errors.push(String((error as Error).cause ?? error));
         await sleep(50);
       }
     }
   })();
   return {
+    acknowledged,
     fault() {
       faultAt = Date.now();
     },
@@ -173,6 +187,8 @@ export function startWriter(
         failed,
         longestGapSeconds: longest / 1000,
         acknowledgedAfterFault: afterFault,
+        slowestSeconds: slowest / 1000,
+        errors,
       };
     },
   };
@@ -240,35 +256,53 @@ export async function missingWrites(cluster: Cluster, ids: string[]): Promise<st
   return ids.filter((id) => !present.has(id));
 }
 
-/** Sends GETs through the load balancer (several at a time) until stopped, counting failed answers. */
+export interface ReaderReport {
+  ok: number;
+  failed: number;
+  /** The first failed answers. */
+  errors: string[];
+  /** The longest any one read took, in seconds. */
+  slowestSeconds: number;
+}
+
+/**
+ * Sends GETs through the load balancer (several at a time) until stopped, counting failed answers:
+ * `path(n)` is the nth request's path under the API (GET /status unless given).
+ */
 export function startReader(
   cluster: Cluster,
   parallel = 4,
-): { stop(): Promise<{ ok: number; failed: number; errors: string[] }> } {
+  path: (n: number) => string = () => '/status',
+): { stop(): Promise<ReaderReport> } {
   let running = true;
   let ok = 0;
   let failed = 0;
+  let sent = 0;
+  let slowest = 0;
   const errors: string[] = [];
   const loops = Array.from({ length: parallel }, async () => {
     while (running) {
+      const at = path(sent++);
+      const started = Date.now();
       try {
-        const answer = await cluster.api.get(`${API}/status`);
+        const answer = await cluster.api.get(`${API}${at}`);
         if (answer.status === 200) ok++;
         else {
           failed++;
-          errors.push(`${answer.status} ${answer.text.slice(0, 80)}`);
+          errors.push(`GET ${at}: ${answer.status} ${answer.text.slice(0, 200)}`);
         }
       } catch (error) {
         failed++;
-        errors.push(String((error as Error).cause ?? error));
+        errors.push(`GET ${at}: ${String((error as Error).cause ?? error)}`);
       }
+      slowest = Math.max(slowest, Date.now() - started);
     }
   });
   return {
     async stop() {
       running = false;
       await Promise.all(loops);
-      return { ok, failed, errors: errors.slice(0, 10) };
+      return { ok, failed, errors: errors.slice(0, 10), slowestSeconds: slowest / 1000 };
     },
   };
 }
@@ -322,10 +356,19 @@ export async function failPrimary(
   cluster: Cluster,
   prefix: string,
   fault: (container: Docker.Container) => Promise<unknown>,
-): Promise<{ primary: string; report: WriterReport; leadersAtFault: string }> {
+  /** Runs once the fault is done, before a new primary is waited for (what the window looks like). */
+  during?: () => Promise<void>,
+): Promise<{ primary: string; report: WriterReport; reads: ReaderReport; leadersAtFault: string }> {
   const primary = await cluster.primary();
   const writer = startWriter(cluster, prefix);
+  // Reads each acknowledged write back, newest first, through the fault: every one is there and
+  // no read fails, primary or not.
+  const reader = startReader(cluster, 4, (n) => {
+    const ids = writer.acknowledged;
+    return ids.length === 0 ? '/blueprints?_size=1' : `/blueprints/${ids[ids.length - 1 - (n % ids.length)]}`;
+  });
   let report: WriterReport | undefined;
+  let reads: ReaderReport | undefined;
   let leadersAtFault = '';
   try {
     await sleep(2_000);
@@ -334,6 +377,7 @@ export async function failPrimary(
     );
     writer.fault();
     await fault(cluster.container(primary));
+    await during?.();
     // Writes resume on the new primary.
     await eventually(
       'a new primary',
@@ -344,8 +388,9 @@ export async function failPrimary(
     await sleep(3_000);
   } finally {
     report = await writer.stop();
+    reads = await reader.stop();
   }
-  return { primary, report, leadersAtFault };
+  return { primary, report, reads, leadersAtFault };
 }
 
 /** Uploads a blueprint, creates a deployment of it and runs `install` through the API; the finished execution. */
@@ -388,4 +433,24 @@ export async function submitDuring(
     await submitter;
   }
   return acknowledged;
+}
+
+/**
+ * While the database has no primary: cluster-status says the db service is Degraded with a failover
+ * in progress, since when, and `cosmo status` prints it.
+ */
+export async function failoverShown(cluster: Cluster): Promise<void> {
+  const status = await eventually(
+    'cluster-status to show the failover',
+    async () => {
+      const body = await cluster.status().catch(() => undefined);
+      const failures: string[] = body?.services?.db?.failures ?? [];
+      return failures.some((failure) => /failover in progress since \d{4}-/.test(failure)) ? body : undefined;
+    },
+    15_000,
+    250,
+  );
+  expect(status.services.db.status).toBe('Degraded');
+  const printed = await cosmo(['status'], { cwd: cluster.dir });
+  expect(printed.stdout).toMatch(/db\s+\(service\)\s+Degraded\s+failover in progress since/);
 }

@@ -9,7 +9,10 @@ export interface ClusterNode {
 }
 export interface ClusterStatus {
   status: 'OK' | 'Degraded' | 'Fail';
-  services: Record<string, { status: string; is_external: boolean; nodes?: Record<string, ClusterNode> }>;
+  services: Record<
+    string,
+    { status: string; is_external: boolean; nodes?: Record<string, ClusterNode>; failures?: string[] }
+  >;
 }
 
 /** One authenticated call to the manager's API as the admin; the body parsed when it is JSON. */
@@ -63,10 +66,11 @@ export async function clusterStatus(
   return body;
 }
 
-/** One row per node: service, node, status, failures. */
+/** One row per node: service, node, status, failures; first a service's own failures (a failover). */
 export function statusRows(status: ClusterStatus): string[][] {
   const rows: string[][] = [];
   for (const [service, info] of Object.entries(status.services)) {
+    if (info.failures?.length) rows.push([service, '(service)', info.status, info.failures.join('; ')]);
     if (info.is_external || !info.nodes) {
       rows.push([service, '(external)', info.status, '']);
       continue;

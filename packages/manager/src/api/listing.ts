@@ -133,10 +133,10 @@ export async function listResources<Row extends object, Item extends object>(
     `SELECT ${columns}, count(*) OVER () AS total_count FROM ${spec.from}` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${order.join(', ')} LIMIT $${values.length - 1} OFFSET $${values.length}`;
-  const { rows } = await db.query<Row & { total_count: string }>(sql, values);
+  const { rows } = await db.read<Row & { total_count: string }>(sql, values);
   let total = rows.length > 0 ? Number(rows[0]!.total_count) : 0;
   if (rows.length === 0 && offset > 0) {
-    const counted = await db.query<{ n: string }>(
+    const counted = await db.read<{ n: string }>(
       `SELECT count(*) AS n FROM ${spec.from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
       values.slice(0, -2),
     );

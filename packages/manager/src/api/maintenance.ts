@@ -26,9 +26,7 @@ export class Maintenance {
 
   private async row(): Promise<MaintenanceRow | undefined> {
     if (this.cached && Date.now() - this.cached.at < CACHE_MS) return this.cached.row;
-    const { rows } = await this.db.query<MaintenanceRow>(
-      'SELECT activated_at, requested_by FROM maintenance',
-    );
+    const { rows } = await this.db.read<MaintenanceRow>('SELECT activated_at, requested_by FROM maintenance');
     this.cached = { at: Date.now(), row: rows[0] };
     return rows[0];
   }
@@ -58,7 +56,7 @@ export class Maintenance {
         requested_by: '',
       };
     }
-    const { rows } = await this.db.query<{
+    const { rows } = await this.db.read<{
       id: string;
       deployment_id: string;
       workflow_id: string;

@@ -24,7 +24,7 @@ function tenantCache(ctx: AppContext): (name: string) => Promise<boolean> {
   return async (name) => {
     if (names.has(name)) return true;
     if (Date.now() - at > 2_000) {
-      const { rows } = await ctx.db.query<{ name: string }>('SELECT name FROM tenants');
+      const { rows } = await ctx.db.read<{ name: string }>('SELECT name FROM tenants');
       names = new Set(rows.map((row) => row.name));
       at = Date.now();
     }

@@ -22,11 +22,11 @@ let failuresRecorded = 0;
 export function pgAuthStore(db: Database): AuthStore {
   return {
     async getUser(username) {
-      const { rows } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
+      const { rows } = await db.read<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
       return rows[0] && toUser(rows[0]);
     },
     async loginState(username, source) {
-      const { rows } = await db.query<{ failures: number; wait: number }>(
+      const { rows } = await db.read<{ failures: number; wait: number }>(
         `SELECT failures, extract(epoch FROM next_allowed_at - now())::float AS wait
            FROM login_throttle WHERE username = $1 AND source = $2`,
         [username, source],
@@ -59,7 +59,7 @@ export function pgAuthStore(db: Database): AuthStore {
       await db.query('UPDATE users SET last_login_at = now() WHERE username = $1', [username]);
     },
     async getToken(id) {
-      const { rows } = await db.query<{
+      const { rows } = await db.read<{
         id: string;
         username: string;
         secret_hash: string;

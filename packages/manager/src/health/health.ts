@@ -16,7 +16,11 @@ import type { Worker } from '../workflows/worker.ts';
 import { type ClusterState, type ServiceName, serviceState, worst } from './quorum.ts';
 
 export interface NodeHealth {
-  db: { ok: boolean; error?: string; primary?: string };
+  /**
+   * ok: the primary takes this manager's writes. readable: without them, a standby still answers
+   * reads (a failover under way, since `failoverSince`).
+   */
+  db: { ok: boolean; readable?: boolean; error?: string; primary?: string; failoverSince?: string };
   broker: { ok: boolean; host?: string };
   worker: { ok: boolean; enabled: boolean; active: number; error?: string };
   checkedAt: string;
@@ -33,7 +37,13 @@ export interface ClusterNode {
 }
 
 export type ClusterService =
-  | { is_external: false; status: ClusterState; nodes: Record<string, ClusterNode> }
+  | {
+      is_external: false;
+      status: ClusterState;
+      nodes: Record<string, ClusterNode>;
+      /** What is wrong with the service as a whole (a failover under way), beside its nodes'. */
+      failures?: string[];
+    }
   | { is_external: true; status: ClusterState };
 
 export interface ClusterStatus {
@@ -88,9 +98,17 @@ export class HealthMonitor {
     this.log = options.log;
   }
 
-  /** This node is fit to serve: the database takes writes, the broker is connected, the worker consumes. */
+  /**
+   * This node is fit to serve: the database answers (writes, or reads alone while it fails over: the
+   * load balancer keeps it, and its writes wait or fail with a 503 naming the failover), the broker
+   * is connected, the worker consumes.
+   */
   get ok(): boolean {
-    return this.local.db.ok && this.local.broker.ok && (!this.local.worker.enabled || this.local.worker.ok);
+    return (
+      (this.local.db.ok || this.local.db.readable === true) &&
+      this.local.broker.ok &&
+      (!this.local.worker.enabled || this.local.worker.ok)
+    );
   }
 
   async check(): Promise<NodeHealth> {
@@ -126,12 +144,22 @@ export class HealthMonitor {
         'the heartbeat write',
       );
       health.db = { ok: true, ...(this.db.primaryHost ? { primary: this.db.primaryHost } : {}) };
+      // Housekeeping: its failure is not the database's.
+      void this.forgetGoneManagers().catch(() => {});
     } catch (error) {
       health.db = { ok: false, error: (error as Error).message };
+      const since = this.db.failoverSince;
+      if (since) {
+        health.db.failoverSince = since.toISOString();
+        health.db.readable = await withTimeout(this.db.read('SELECT 1'), 3_000, 'a read on a standby').then(
+          () => true,
+          () => false,
+        );
+      }
     }
-    if (health.db.ok !== this.local.db.ok) {
+    if (health.db.ok !== this.local.db.ok || health.db.readable !== this.local.db.readable) {
       this.log[health.db.ok ? 'info' : 'warn'](
-        `database ${health.db.ok ? 'reachable again' : `unreachable: ${health.db.error}`}`,
+        `database ${health.db.ok ? 'reachable again' : `${health.db.readable ? 'read-only (failing over)' : 'unreachable'}: ${health.db.error}`}`,
       );
     }
     this.local = health;
@@ -171,6 +199,9 @@ export class HealthMonitor {
         extra_info: {
           primary: this.local.db.primary ?? null,
           ...(this.local.db.error ? { error: this.local.db.error } : {}),
+          ...(this.local.db.failoverSince
+            ? { failover_since: this.local.db.failoverSince, reads_served: this.local.db.readable === true }
+            : {}),
         },
       },
       RabbitMQ: {
@@ -229,19 +260,24 @@ export class HealthMonitor {
     };
   }
 
+  /** A manager gone for longer than the forget time is no longer a member (written with the heartbeat). */
+  private async forgetGoneManagers(): Promise<void> {
+    await withTimeout(
+      this.db.query('DELETE FROM managers WHERE last_seen < now() - make_interval(secs => $1)', [
+        this.config.heartbeat.forgetSeconds,
+      ]),
+      3_000,
+      'forgetting managers gone for good',
+    );
+  }
+
   private async managers(): Promise<ClusterService> {
     const nodes: Record<string, ClusterNode> = {};
+    // During a failover no manager can write its heartbeat: silence is counted up to its start.
+    const since = this.db.failoverSince ?? null;
     try {
-      // A manager gone for longer than the forget time is no longer a member.
-      await withTimeout(
-        this.db.query('DELETE FROM managers WHERE last_seen < now() - make_interval(secs => $1)', [
-          this.config.heartbeat.forgetSeconds,
-        ]),
-        3_000,
-        'forgetting managers gone for good',
-      );
       const { rows } = await withTimeout(
-        this.db.query<{
+        this.db.read<{
           hostname: string;
           private_ip: string;
           public_ip: string;
@@ -249,7 +285,10 @@ export class HealthMonitor {
           roles: string;
           age: number;
           health: { broker?: { ok: boolean }; worker?: { ok: boolean; enabled: boolean; error?: string } };
-        }>('SELECT *, extract(epoch FROM now() - last_seen)::float AS age FROM managers ORDER BY hostname'),
+        }>(
+          'SELECT *, extract(epoch FROM coalesce($1::timestamptz, now()) - last_seen)::float AS age FROM managers ORDER BY hostname',
+          [since],
+        ),
         3_000,
         'reading manager heartbeats',
       );
@@ -318,10 +357,13 @@ export class HealthMonitor {
       members.length > 1 &&
       members.some((member) => member.role !== 'leader' && ['running', 'streaming'].includes(member.state)) &&
       !members.some((member) => member.role === 'sync_standby');
+    const since = this.db.failoverSince?.toISOString();
     for (const { member, ip, version } of details) {
       const failures = ['running', 'streaming'].includes(member.state) ? [] : [`state ${member.state}`];
       if (unsynced && member.role === 'leader')
         failures.push('no synchronous standby: commits are not replicated');
+      // Patroni names the old leader until its key expires, though it answers nothing.
+      if (since && member.role === 'leader') failures.push(`the primary does not answer since ${since}`);
       nodes[member.name] = this.node(
         ip,
         failures,
@@ -345,7 +387,16 @@ export class HealthMonitor {
         });
       }
     }
-    return this.service('db', nodes);
+    const service = this.service('db', nodes);
+    if (!since || service.is_external) return service;
+    // No primary: reads go on from a standby, writes wait. Never OK, whatever the members look like.
+    return {
+      ...service,
+      status: service.status === 'OK' ? 'Degraded' : service.status,
+      failures: [
+        `failover in progress since ${since}: writes wait for a new primary, reads are served by a standby`,
+      ],
+    };
   }
 
   private async brokerNodes(): Promise<ClusterService> {

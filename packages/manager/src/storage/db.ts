@@ -1,14 +1,30 @@
 /**
  * The database connection: one pg pool to the primary. With Patroni URLs the primary is looked up
  * through Patroni and the pool is rebuilt when it moves; otherwise it is the one configured host.
+ *
+ * While a Patroni cluster has no primary (a failover), reads go on and writes wait: `read` is served
+ * by a standby (read-only sessions, a synchronous standby first, which has applied every commit
+ * before it was acknowledged: synchronous_commit = remote_apply), and `query`/`transaction` wait a
+ * bounded time for the new primary, then answer 503 naming the failover, never hanging.
  */
 
 import { sleep, waitFor } from '@cosmo/wait';
 import pg from 'pg';
-import { unavailable } from '../api/errors.ts';
+import { ApiError, unavailable } from '../api/errors.ts';
 import type { ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { findPrimary } from './patroni.ts';
+import { clusterMembers, findPrimary, readableStandby } from './patroni.ts';
+
+/** How long a write waits for a new primary during a failover before its 503. */
+export const WRITE_WAIT_MS = 5_000;
+
+/** A failover's answer to a write that waited its turn: 503, in the API's format, saying why and since when. */
+export const failingOver = (since: Date, waitedMs: number) =>
+  new ApiError(
+    503,
+    'service_unavailable_error',
+    `database failover in progress since ${since.toISOString()}: no primary takes writes yet (waited ${waitedMs / 1000} s); reads are still served; try again in a few seconds`,
+  );
 
 /** Anything that runs a statement: the Database itself or a client inside a transaction. */
 export interface Queryable {
@@ -34,6 +50,10 @@ export class Database {
   private readonly config: ManagerConfig['db'];
   private readonly log: Logger;
   private discovering: Promise<void> | undefined;
+  /** Since when no primary has answered (Patroni clusters only); undefined while one does. */
+  private lostAt: Date | undefined;
+  /** Where reads go while there is no primary; kept until it fails. */
+  private standby: { host: string; pool: pg.Pool } | undefined;
   /**
    * For each pool, a promise that rejects when the pool is replaced (the primary moved): requests
    * still waiting on the old primary — a dead host answers nothing until a timeout — end at once with
@@ -54,6 +74,22 @@ export class Database {
     return this.host;
   }
 
+  /** Since when the cluster has had no primary that answers, while it has none. */
+  get failoverSince(): Date | undefined {
+    return this.lostAt;
+  }
+
+  /** Standbys exist to read from: the database is a Patroni cluster. */
+  private get replicated(): boolean {
+    return this.config.patroniUrls.length > 0;
+  }
+
+  private primaryLost(): void {
+    if (!this.replicated || this.lostAt) return;
+    this.lostAt = new Date();
+    this.log.warn('no database primary answers: reads go to a standby, writes wait for a new primary');
+  }
+
   private ssl(): pg.PoolConfig['ssl'] {
     const { sslMode, ca } = this.config;
     if (sslMode === 'disable') return false;
@@ -66,9 +102,11 @@ export class Database {
     };
   }
 
-  private makePool(host: string): pg.Pool {
+  private makePool(host: string, readOnly = false): pg.Pool {
     const pool = new pg.Pool({
       host,
+      // A standby's sessions stay read-only after its promotion too: a read path never writes.
+      ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
       port: this.config.port,
       database: this.config.name,
       user: this.config.user,
@@ -80,7 +118,7 @@ export class Database {
       idleTimeoutMillis: 30_000,
       // A primary that died mid-query never answers: 5 s, then the request fails and Patroni is asked.
       query_timeout: 5_000,
-      application_name: 'cosmo-manager',
+      application_name: readOnly ? 'cosmo-manager-reads' : 'cosmo-manager',
     });
     let reject: (error: Error) => void = () => {};
     const promise = new Promise<never>((_, no) => {
@@ -91,6 +129,8 @@ export class Database {
     // An idle client losing its server emits here; without a listener the process would exit.
     pool.on('error', (error) => {
       this.log.warn(`database connection lost (${error.message})`);
+      if (readOnly) return; // the standby is replaced at the next read that fails on it
+      this.primaryLost();
       // Follow Patroni until a primary answers (a bare rediscover() may find no leader yet, and its
       // rejection here would be unhandled: it ended the process when a compact node died).
       if (this.config.patroniUrls.length > 0) void this.follow();
@@ -106,14 +146,21 @@ export class Database {
           this.config.patroniUrls.length > 0
             ? await findPrimary(this.config.patroniUrls, this.config.patroniTls)
             : this.config.host;
-        if (!host) throw unavailable('no database primary: Patroni reports no leader');
+        if (!host) {
+          this.primaryLost();
+          throw unavailable(
+            'database failover in progress: Patroni reports no primary yet; try again in a few seconds',
+          );
+        }
         if (host !== this.host || !this.pool) {
           const old = this.pool;
           if (this.host) this.log.info(`database primary moved: ${this.host} -> ${host}`);
           this.pool = this.makePool(host);
           this.host = host;
           if (old)
-            this.replaced.get(old)?.reject(unavailable(`the database primary moved to ${host}: try again`));
+            this.replaced
+              .get(old)
+              ?.reject(unavailable(`database failover: the primary moved to ${host}; try again`));
           void old?.end().catch(() => {});
         }
       } finally {
@@ -128,7 +175,16 @@ export class Database {
     return this.pool!;
   }
 
+  /** A statement on the primary (a write, or a read that must see the latest commit). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    await this.primaryBack();
+    return this.onPrimary<R>(text, values);
+  }
+
+  private async onPrimary<R extends pg.QueryResultRow>(
     text: string,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
@@ -138,6 +194,78 @@ export class Database {
     } catch (error) {
       throw this.translate(error);
     }
+  }
+
+  /**
+   * A read: on the primary while one answers, else on a standby. A read that fails because the
+   * primary went away under it is asked again of the new primary, when one is known, or a standby.
+   */
+  async read<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (!this.lostAt) {
+      try {
+        return await this.onPrimary<R>(text, values);
+      } catch (error) {
+        if (!this.replicated || !(error instanceof ApiError) || error.status !== 503) throw error;
+        if (!this.lostAt) return this.onPrimary<R>(text, values);
+      }
+    }
+    return this.onStandby<R>(text, values);
+  }
+
+  /** `text` on the standby reads use, chosen again (once) when the one in use fails. */
+  private async onStandby<R extends pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    let lastError: unknown;
+    for (const fresh of [false, true]) {
+      const standby = await this.standbyPool(fresh);
+      if (!standby) break;
+      try {
+        return await standby.query<R>(text, values);
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        lastError = error;
+        this.dropStandby();
+      }
+    }
+    throw unavailable(
+      `the database is failing over and no standby answers${lastError ? ` (${(lastError as Error).message})` : ''}: try again in a few seconds`,
+    );
+  }
+
+  private async standbyPool(fresh: boolean): Promise<pg.Pool | undefined> {
+    if (this.standby && !fresh) return this.standby.pool;
+    const members = await clusterMembers(this.config.patroniUrls, this.config.patroniTls).catch(() => []);
+    const host = readableStandby(members, this.host);
+    if (!host) return undefined;
+    if (this.standby?.host !== host) {
+      this.dropStandby();
+      this.standby = { host, pool: this.makePool(host, true) };
+      this.log.info(`reads go to the standby ${host} while there is no primary`);
+    }
+    return this.standby.pool;
+  }
+
+  private dropStandby(): void {
+    void this.standby?.pool.end().catch(() => {});
+    this.standby = undefined;
+  }
+
+  /** During a failover, waits up to WRITE_WAIT_MS for a primary; then a 503 naming the failover. */
+  private async primaryBack(): Promise<void> {
+    const since = this.lostAt;
+    if (!since) return;
+    void this.follow();
+    await waitFor('a new database primary', async () => (this.lostAt ? undefined : true), {
+      timeoutMs: WRITE_WAIT_MS,
+      delayMs: 100,
+    }).catch(() => {
+      throw failingOver(since, WRITE_WAIT_MS);
+    });
   }
 
   /** `work` on `pool`, or a 503 as soon as the pool is replaced (see `replaced`). */
@@ -150,6 +278,7 @@ export class Database {
 
   /** Runs fn in a transaction; rolls back on any error. */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.primaryBack();
     const pool = await this.currentPool();
     let client: pg.PoolClient;
     const connecting = pool.connect();
@@ -175,7 +304,6 @@ export class Database {
     }
   }
 
-  /** A dedicated client (for advisory locks held across statements). */
   /**
    * Runs fn holding a session advisory lock named `name`, waiting while another session holds it.
    * The lock lives as long as its connection: a holder that dies (its manager killed) lets the next
@@ -204,14 +332,20 @@ export class Database {
     }
   }
 
+  /** A dedicated client (for advisory locks held across statements). */
   async connect(): Promise<pg.PoolClient> {
     return (await this.currentPool()).connect();
   }
 
   private translate(error: unknown): unknown {
     if (!isConnectionError(error)) return error;
-    if (this.config.patroniUrls.length > 0) void this.follow();
-    return unavailable(`the database is unavailable: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    if (!this.replicated) return unavailable(`the database is unavailable: ${message}`);
+    this.primaryLost();
+    void this.follow();
+    return unavailable(
+      `the database primary stopped answering (${message}): a failover may be in progress; try again in a few seconds`,
+    );
   }
 
   private following = false;
@@ -231,6 +365,8 @@ export class Database {
           await this.rediscover();
           // Another primary, or the same one answering again.
           if (this.host === before) await this.pool?.query('SELECT 1');
+          if (this.lostAt) this.log.info(`database primary ${this.host} takes writes again`);
+          this.lostAt = undefined;
           return true;
         },
         { timeoutMs: 120_000, delayMs: 500 },
@@ -241,6 +377,7 @@ export class Database {
   }
 
   async end(): Promise<void> {
+    this.dropStandby();
     await this.pool?.end().catch(() => {});
     this.pool = undefined;
   }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterMembers, findPrimary } from './patroni.ts';
+import { clusterMembers, findPrimary, type PatroniMember, readableStandby } from './patroni.ts';
 
 /**
  * Patroni's REST API as three members answer it: /primary is 200 on the leader only, /cluster lists
@@ -76,5 +76,34 @@ describe('Patroni discovery', () => {
   it('fails with the last error when no Patroni answers', async () => {
     await expect(clusterMembers(['http://127.0.0.1:1'])).rejects.toThrow();
     await expect(clusterMembers([])).rejects.toThrow('no Patroni URL configured');
+  });
+});
+
+describe('readableStandby', () => {
+  const at = (name: string, role: string, state: string): PatroniMember => ({
+    name,
+    host: name,
+    port: 5432,
+    role,
+    state,
+  });
+
+  it('prefers the synchronous standby, which has applied every acknowledged commit', () => {
+    const members = [
+      at('db1', 'leader', 'running'),
+      at('db2', 'replica', 'streaming'),
+      at('db3', 'sync_standby', 'streaming'),
+    ];
+    expect(readableStandby(members, 'db1')).toBe('db3');
+  });
+
+  it('falls back to a streaming replica, and never names the leader, the lost primary or a stopped member', () => {
+    expect(
+      readableStandby(
+        [at('db1', 'replica', 'streaming'), at('db2', 'replica', 'stopped'), at('db3', 'leader', 'running')],
+        'db1',
+      ),
+    ).toBeUndefined();
+    expect(readableStandby([at('db1', 'leader', 'running'), at('db2', 'replica', 'running')])).toBe('db2');
   });
 });

@@ -102,6 +102,21 @@ export function findPrimary(
   });
 }
 
+/**
+ * The standby reads go to without a primary: a synchronous one (it has applied every acknowledged
+ * commit), else any replica that streams; never `exclude` (the primary that stopped answering).
+ */
+export function readableStandby(members: readonly PatroniMember[], exclude?: string): string | undefined {
+  const streaming = members.filter(
+    (member) =>
+      member.role !== 'leader' &&
+      ['running', 'streaming'].includes(member.state) &&
+      member.host !== exclude &&
+      member.name !== exclude,
+  );
+  return (streaming.find((member) => member.role === 'sync_standby') ?? streaming[0])?.host;
+}
+
 /** The members as the first answering Patroni sees them. */
 export async function clusterMembers(
   urls: readonly string[],

@@ -63,7 +63,7 @@ function dig(value: unknown, keys: string[]): unknown {
 }
 
 async function runtimeProperties(db: Database, tenant: string, deployment: string) {
-  const { rows } = await db.query<{ node_id: string; runtime_properties: Record<string, unknown> }>(
+  const { rows } = await db.read<{ node_id: string; runtime_properties: Record<string, unknown> }>(
     'SELECT node_id, runtime_properties FROM node_instances WHERE tenant = $1 AND deployment_id = $2',
     [tenant, deployment],
   );

@@ -107,7 +107,7 @@ export function blueprintRoutes(app: FastifyInstance, ctx: AppContext): void {
   );
 
   const find = async (tenant: string, id: string) => {
-    const { rows } = await ctx.db.query<BlueprintRow>(
+    const { rows } = await ctx.db.read<BlueprintRow>(
       'SELECT * FROM blueprints WHERE tenant = $1 AND id = $2',
       [tenant, id],
     );

@@ -75,7 +75,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
   );
 
   const find = async (tenant: string, id: string) => {
-    const { rows } = await ctx.db.query<DeploymentRow>(deploymentQuery, [tenant, id]);
+    const { rows } = await ctx.db.read<DeploymentRow>(deploymentQuery, [tenant, id]);
     if (!rows[0]) throw notFound(`deployment '${id}' not found`);
     return rows[0];
   };
@@ -91,7 +91,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { id: string } }>('/deployments/:id/outputs', async (request) => {
     const { tenant } = caller(request);
     const deployment = await find(tenant, request.params.id);
-    const { rows } = await ctx.db.query<{ plan: BlueprintPlan }>(
+    const { rows } = await ctx.db.read<{ plan: BlueprintPlan }>(
       'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
       [tenant, deployment.blueprint_id],
     );

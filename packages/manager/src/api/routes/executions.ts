@@ -141,7 +141,7 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   const find = async (tenant: string, id: string) => {
     if (!UUID.test(id)) throw notFound(`execution '${id.slice(0, 80)}' not found`);
-    const { rows } = await ctx.db.query<ExecutionRow>(
+    const { rows } = await ctx.db.read<ExecutionRow>(
       'SELECT * FROM executions WHERE tenant = $1 AND id = $2',
       [tenant, id],
     );
@@ -154,7 +154,7 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
     const include = includeFrom(request.query as Query);
     // A blueprint's upload execution (what Cloudify's client follows after an upload) is its own.
     if (UUID.test(request.params.id)) {
-      const { rows } = await ctx.db.query<BlueprintRow>(
+      const { rows } = await ctx.db.read<BlueprintRow>(
         'SELECT * FROM blueprints WHERE tenant = $1 AND upload_execution_id = $2',
         [tenant, request.params.id],
       );

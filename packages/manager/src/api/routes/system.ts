@@ -42,7 +42,7 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/maintenance/deactivate', async () => ctx.maintenance.deactivate());
 
   app.get('/managers', async () => {
-    const { rows } = await ctx.db.query<{
+    const { rows } = await ctx.db.read<{
       hostname: string;
       private_ip: string;
       public_ip: string;

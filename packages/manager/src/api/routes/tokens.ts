@@ -108,7 +108,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   const findToken = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const owner = scope(request);
-    const { rows } = await ctx.db.query<TokenRow>(
+    const { rows } = await ctx.db.read<TokenRow>(
       `SELECT * FROM ${FROM} WHERE id = $1 ${owner ? 'AND username = $2' : ''}`,
       owner ? [request.params.id, owner] : [request.params.id],
     );
