@@ -3,15 +3,28 @@
  * on one machine): time from the command's start to cluster-status OK through the LB, for the compact
  * mode on a fresh Swarm each run (an empty registry and hosts with no images: the push and every
  * host's pull are in the figure), with where the time went; then a second deploy (nothing changed)
- * and `cosmo remove --volumes --yes`. Median of BENCH_RUNS (3). Measures and records; never passes
- * or fails. Run: pnpm bench:deploy
+ * and, once per run, the host holding the database primary killed while clients write and read back
+ * through another host's load balancer (failed reads, the write gap, lost writes); then `cosmo remove
+ * --volumes --yes`. Median of BENCH_RUNS (3). Measures and records; never passes or fails.
+ * Run: pnpm bench:deploy
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sleep } from '@cosmo/wait';
 import type Docker from 'dockerode';
+import { client, trustProjectCa } from '../test/support/api.ts';
 import { cosmo } from '../test/support/cli.ts';
-import { startSwarm } from '../test/support/swarm.ts';
+import {
+  API,
+  missingWrites,
+  type ReaderReport,
+  startReadBack,
+  startWriter,
+  type WriterReport,
+} from '../test/support/cluster.ts';
+import { eventually } from '../test/support/stack.ts';
+import { type SwarmHarness, stackContainers, startSwarm } from '../test/support/swarm.ts';
 import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -25,6 +38,63 @@ interface Run {
   tasksRunning: number;
   again: number;
   remove: number;
+  hostKill: { reads: ReaderReport; writes: WriterReport; lost: number; victim: string };
+}
+
+/**
+ * Kills the host whose node holds the database primary while one client writes and four read each
+ * acknowledged write back through a surviving host's LB (every host runs one); until writes resume
+ * and 3 s more. The host is started again and the cluster waited for until OK.
+ */
+async function killPrimaryHost(swarm: SwarmHarness, dir: string, url: string, stack: string) {
+  const password = (await readFile(path.join(dir, 'secrets/admin_password'), 'utf8')).trim();
+  const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+  const status = async (at: string) => (await client(at, auth).get(`${API}/cluster-status`)).body;
+  const first = await status(url);
+  const primary = Object.entries(
+    first.services.db.nodes as Record<string, { services?: { role?: string } }>,
+  ).find(([, node]) => node.services?.role === 'leader')?.[0];
+  if (!primary) throw new Error('no database primary in cluster-status');
+  // The host running that node's task (compact: the node is the database member).
+  let victim: (typeof swarm.hosts)[number] | undefined;
+  for (const host of swarm.hosts) {
+    if (
+      [...(await stackContainers(host, stack)).keys()].some((name) => name.startsWith(`${stack}_${primary}.`))
+    )
+      victim = host;
+  }
+  if (!victim) throw new Error(`no host runs ${primary}`);
+  const survivor = swarm.hosts.find((host) => host !== victim)!;
+  const through = { api: client(url.replace(/\/\/[^:/]+:/, `//${survivor.ip}:`), auth) };
+  const writer = startWriter(through, `hostkill-${Date.now()}`);
+  const reader = startReadBack(through, writer);
+  let writes: WriterReport;
+  let reads: ReaderReport;
+  try {
+    await sleep(2_000);
+    writer.fault();
+    await victim.container.kill();
+    const before = writer.acknowledged.length;
+    await eventually(
+      'writes to resume',
+      async () => (writer.acknowledged.length > before + 5 ? true : undefined),
+      180_000,
+      500,
+    );
+    await sleep(3_000);
+  } finally {
+    writes = await writer.stop();
+    reads = await reader.stop();
+  }
+  const lost = (await missingWrites(through, writes.acknowledged)).length;
+  await victim.container.start();
+  await eventually(
+    'cluster-status OK after the host came back',
+    async () => ((await status(url).catch(() => undefined))?.status === 'OK' ? true : undefined),
+    300_000,
+    2_000,
+  );
+  return { reads, writes, lost, victim: `${victim.name} (${primary})` };
 }
 
 /** Seconds from the earliest task's creation to the latest running task's start (Swarm's own clock). */
@@ -46,9 +116,12 @@ for (let run = 1; run <= RUNS; run++) {
   const swarm = await startSwarm('cosmo-bench-swarm');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-bench-deploy-'));
   try {
-    const init = await cosmo(['init', '--mode', 'compact', '--name', 'bench', '--registry', swarm.registry], {
-      cwd: dir,
-    });
+    // Each host's address is a name the API is reached by (its LB), in the API's certificate.
+    const publicNames = swarm.hosts.flatMap((host) => ['--public-name', host.ip]);
+    const init = await cosmo(
+      ['init', '--mode', 'compact', '--name', 'bench', '--registry', swarm.registry, ...publicNames],
+      { cwd: dir },
+    );
     if (init.code !== 0) throw new Error(init.stderr);
     const args = ['deploy', '-H', swarm.hosts[0]!.endpoint, '--push-to', swarm.pushTo, '--timeout', '600'];
     let started = performance.now();
@@ -66,6 +139,13 @@ for (let run = 1; run <= RUNS; run++) {
     const again = await cosmo(args, { cwd: dir, env: swarm.engineEnv });
     const againSeconds = seconds(started);
     if (again.code !== 0) throw new Error(`second deploy failed: ${again.stderr}`);
+    const url = /Cosmo is deployed in [\d.]+ s: (https:\/\/[^/]+)\/api\/v3\.1/.exec(first.stdout)?.[1];
+    if (!url) throw new Error(`cosmo deploy did not say where: ${first.stdout}`);
+    await trustProjectCa(dir);
+    const hostKill = await killPrimaryHost(swarm, dir, url, 'bench');
+    log(
+      `run ${run}: host ${hostKill.victim} killed: reads ${hostKill.reads.ok} ok, ${hostKill.reads.failed} failed${hostKill.reads.errors[0] ? ` (${hostKill.reads.errors[0]})` : ''}; write gap ${hostKill.writes.longestGapSeconds.toFixed(1)} s, ${hostKill.lost} lost`,
+    );
     started = performance.now();
     const removed = await cosmo(['remove', '-H', swarm.hosts[0]!.endpoint, '--volumes', '--yes'], {
       cwd: dir,
@@ -73,7 +153,7 @@ for (let run = 1; run <= RUNS; run++) {
     });
     const remove = seconds(started);
     if (removed.code !== 0) throw new Error(`remove failed: ${removed.stderr}`);
-    runs.push({ deploy, push, tasksRunning, again: againSeconds, remove });
+    runs.push({ deploy, push, tasksRunning, again: againSeconds, remove, hostKill });
     log(
       `run ${run}: deploy ${deploy.toFixed(1)} s (push ${push.toFixed(1)} s, tasks all running ${tasksRunning.toFixed(1)} s after the first was created), again ${againSeconds.toFixed(1)} s, remove ${remove.toFixed(1)} s`,
     );
@@ -120,6 +200,27 @@ await record({
       '—',
     ],
     [
+      "failed reads, the host holding the DB primary killed (GET of each acknowledged write, through another host's LB)",
+      String(runs.reduce((sum, r) => sum + r.hostKill.reads.failed, 0)),
+      runs.map((r) => `${r.hostKill.reads.ok} ok / ${r.hostKill.reads.failed} failed`).join(', '),
+      '0',
+      runs.every((r) => r.hostKill.reads.failed === 0) ? 'met' : 'missed',
+    ],
+    [
+      'write gap, the host holding the DB primary killed (s, median)',
+      med((r) => r.hostKill.writes.longestGapSeconds).toFixed(1),
+      list((r) => r.hostKill.writes.longestGapSeconds),
+      '—',
+      '—',
+    ],
+    [
+      'acknowledged writes lost, the host holding the DB primary killed (all runs)',
+      String(runs.reduce((sum, r) => sum + r.hostKill.lost, 0)),
+      runs.map((r) => `${r.hostKill.writes.acknowledged.length} acknowledged`).join(', '),
+      '0',
+      runs.every((r) => r.hostKill.lost === 0) ? 'met' : 'missed',
+    ],
+    [
       '`cosmo remove --volumes --yes` (s, median)',
       med((r) => r.remove).toFixed(1),
       list((r) => r.remove),
@@ -131,6 +232,7 @@ await record({
     'Each run starts three new cosmo/swarm-host containers (empty image stores) and a new cosmo/registry, so the push of cosmo/node (456 MB) and cosmo/lb and each host pulling them are in the deploy figure; the images were built before.',
     "The three hosts share this machine's two cores, disk and kernel: each host's pull and the three nodes' start compete for them, as they would not on real hosts.",
     'The rest of the deploy time is the cluster forming (etcd, Patroni, RabbitMQ, the managers) and the LB seeing a healthy manager.',
+    "Host kill: `docker kill` of the host container whose node holds the Patroni leader (its engine and every task stop at once, no connection is closed cleanly); one client writes (PUT /blueprints) and four read each acknowledged write back, newest first, through a surviving host's LB, from 2 s before the kill until writes resume and 3 s more. The host is then started again and the cluster waited for until OK, before `cosmo remove`.",
   ],
   raw: { runs },
 });

@@ -133,7 +133,7 @@ export interface WriterReport {
  * failed attempt, and the next write is tried at once. `fault()` marks the moment of the fault.
  */
 export function startWriter(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'api'>,
   prefix: string,
 ): { fault(): void; stop(): Promise<WriterReport>; readonly acknowledged: readonly string[] } {
   const acknowledged: string[] = [];
@@ -245,7 +245,7 @@ export function startApiWriter(
 }
 
 /** Ids of the acknowledged writes the cluster does not have. */
-export async function missingWrites(cluster: Cluster, ids: string[]): Promise<string[]> {
+export async function missingWrites(cluster: Pick<Cluster, 'api'>, ids: string[]): Promise<string[]> {
   const present = new Set<string>();
   for (let offset = 0; ; offset += 1000) {
     const page = await cluster.api.get(`${API}/blueprints?_include=id&_size=1000&_offset=${offset}`);
@@ -270,7 +270,7 @@ export interface ReaderReport {
  * `path(n)` is the nth request's path under the API (GET /status unless given).
  */
 export function startReader(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'api'>,
   parallel = 4,
   path: (n: number) => string = () => '/status',
 ): { stop(): Promise<ReaderReport> } {
@@ -305,6 +305,20 @@ export function startReader(
       return { ok, failed, errors: errors.slice(0, 10), slowestSeconds: slowest / 1000 };
     },
   };
+}
+
+/**
+ * Reads a writer's acknowledged writes back (4 clients, newest first) until stopped: through a fault,
+ * every one must be there and no read may fail, primary or not.
+ */
+export function startReadBack(
+  cluster: Pick<Cluster, 'api'>,
+  writer: { readonly acknowledged: readonly string[] },
+): { stop(): Promise<ReaderReport> } {
+  return startReader(cluster, 4, (n) => {
+    const ids = writer.acknowledged;
+    return ids.length === 0 ? '/blueprints?_size=1' : `/blueprints/${ids[ids.length - 1 - (n % ids.length)]}`;
+  });
 }
 
 /**
@@ -361,12 +375,7 @@ export async function failPrimary(
 ): Promise<{ primary: string; report: WriterReport; reads: ReaderReport; leadersAtFault: string }> {
   const primary = await cluster.primary();
   const writer = startWriter(cluster, prefix);
-  // Reads each acknowledged write back, newest first, through the fault: every one is there and
-  // no read fails, primary or not.
-  const reader = startReader(cluster, 4, (n) => {
-    const ids = writer.acknowledged;
-    return ids.length === 0 ? '/blueprints?_size=1' : `/blueprints/${ids[ids.length - 1 - (n % ids.length)]}`;
-  });
+  const reader = startReadBack(cluster, writer);
   let report: WriterReport | undefined;
   let reads: ReaderReport | undefined;
   let leadersAtFault = '';

@@ -44,6 +44,28 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/**
+ * Listens on a client checked out of a pool until it is released. pg emits 'error' on a client whose
+ * connection ends between two statements (no query to fail); nobody listening, that event ends the
+ * process (it did when a primary was killed under a transaction). Here it only marks the client
+ * broken: the next statement fails, and the release destroys the connection.
+ */
+function guarded(client: pg.PoolClient): pg.PoolClient & { readonly lost: boolean } {
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on('error', onError);
+  const release = client.release.bind(client);
+  client.release = (destroy?: boolean | Error) => {
+    client.off('error', onError);
+    release(destroy || lost);
+  };
+  return Object.defineProperty(client, 'lost', { get: () => lost, configurable: true }) as pg.PoolClient & {
+    readonly lost: boolean;
+  };
+}
+
 export class Database {
   private pool: pg.Pool | undefined;
   private host: string | undefined;
@@ -280,10 +302,10 @@ export class Database {
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.primaryBack();
     const pool = await this.currentPool();
-    let client: pg.PoolClient;
+    let client: ReturnType<typeof guarded>;
     const connecting = pool.connect();
     try {
-      client = await this.unlessReplaced(pool, connecting);
+      client = guarded(await this.unlessReplaced(pool, connecting));
     } catch (error) {
       // A connection that comes after the race is lost goes back to its (ended) pool.
       connecting.then((late) => late.release(true)).catch(() => {});
@@ -311,10 +333,6 @@ export class Database {
    */
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.connect();
-    let broken = false;
-    client.on('error', () => {
-      broken = true;
-    });
     try {
       // Polled rather than waited for in the server: a blocking call would outlast query_timeout.
       for (;;) {
@@ -327,14 +345,14 @@ export class Database {
       }
       return await fn();
     } finally {
-      if (!broken) await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]).catch(() => {});
-      client.release(broken);
+      if (!client.lost) await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]).catch(() => {});
+      client.release();
     }
   }
 
-  /** A dedicated client (for advisory locks held across statements). */
-  async connect(): Promise<pg.PoolClient> {
-    return (await this.currentPool()).connect();
+  /** A dedicated client (for advisory locks held across statements); `release()` it. */
+  async connect(): Promise<ReturnType<typeof guarded>> {
+    return guarded(await (await this.currentPool()).connect());
   }
 
   private translate(error: unknown): unknown {
