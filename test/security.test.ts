@@ -134,6 +134,7 @@ describe('a blueprint script on the All-in-One', () => {
     const targets = await secretFiles(exec);
     // The All-in-One's generated credentials and the manager's copies are among them.
     expect(targets).toContain('/var/lib/cosmo/secrets/admin_password');
+    expect(targets).toContain('/var/lib/cosmo/secrets/secrets_key');
     expect(targets.some((file) => file.startsWith('/run/cosmo/'))).toBe(true);
     const run = await runAttack(api, 'probe', PRIVILEGE_PROBE, { TARGETS: targets.join(' ') });
     expectNoPrivilege(run, targets);
@@ -195,6 +196,20 @@ describe('a blueprint script on the All-in-One', () => {
       tags: string[];
     }[];
     expect(users).toEqual([{ user: 'cosmo', tags: [] }]);
+  });
+
+  it('keeps secret values sealed at rest: the database holds neither the value nor the key', async () => {
+    const value = 'Sealed-at-rest-1234';
+    const created = await api.put(`${API}/secrets/at_rest`, { value });
+    expect(created.status, created.text).toBe(201);
+    const stored = await psql(container, "SELECT value FROM secrets WHERE key = 'at_rest'", 'cosmo');
+    expect(stored).toMatch(/^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    expect(stored).not.toContain(value);
+    const key = (await exec(['cat', '/var/lib/cosmo/secrets/secrets_key'])).trim();
+    expect(key.length).toBeGreaterThanOrEqual(32);
+    const dump = await psql(container, 'SELECT string_agg(t::text, chr(10)) FROM secrets t', 'cosmo');
+    expect(dump).not.toContain(key);
+    expect((await api.get(`${API}/secrets/at_rest`)).body.value).toBe(value);
   });
 
   it('runs the code of the blueprint as uploaded now, never a deleted one of the same id', async () => {

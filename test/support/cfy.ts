@@ -35,6 +35,21 @@ outputs:
 const CREATE =
   '#!/bin/bash\nctx logger info "saying $GREETING"\nctx instance runtime-properties said "$GREETING"\n';
 
+/** A blueprint that reads a secret into an operation's input and an output, and prints it. */
+const secretBlueprint = (key: string) => `tosca_definitions_version: cloudify_dsl_1_4
+node_templates:
+  app:
+    type: cloudify.nodes.Root
+    interfaces:
+      cloudify.interfaces.lifecycle:
+        create:
+          implementation: scripts/leak.sh
+          inputs: {PASSWORD: {get_secret: ${key}}}
+outputs:
+  dsn: {value: {concat: ['postgres://app:', {get_secret: ${key}}, '@db/app']}}
+`;
+const LEAK = '#!/bin/bash\necho "the password is $PASSWORD"\nctx logger info "logged: $PASSWORD"\nexit 1\n';
+
 /** What cloudify-rest-client sends with every request (its session headers). */
 function cfyClient(url: string, password: string) {
   const headers = {
@@ -48,7 +63,7 @@ function cfyClient(url: string, password: string) {
     get: (path: string, params: [string, string][] = []) =>
       api.get(`${API}${path}${params.length ? `?${query(params)}` : ''}`),
     /** Its JSON bodies; requests encodes Python's booleans in a body as JSON, in a query as `False`. */
-    send: (method: 'PUT' | 'POST', path: string, body: unknown) =>
+    send: (method: 'PUT' | 'POST' | 'PATCH', path: string, body: unknown) =>
       api.raw(method, `${API}${path}`, { raw: typeof body === 'string' ? body : JSON.stringify(body) }),
     /** A DELETE: no body, the JSON content type all the same. */
     del: (path: string, params: [string, string][]) => api.raw('DELETE', `${API}${path}?${query(params)}`),
@@ -268,6 +283,74 @@ export function cfyFlow(target: () => { url: string; password: string }, prefix 
     const blueprint = await cfyOf().del(`/blueprints/${app}`, [['force', 'False']]);
     expect(blueprint.status, blueprint.text).toBe(204);
     expect((await cfyOf().get(`/blueprints/${app}`)).status).toBe(404);
+  });
+
+  it('cfy secrets create, get, list, update and delete; a secret given to a script stays out of its events and outputs', async () => {
+    const key = `${prefix}db_password`;
+    const first = 'Fir5t-secret-value';
+    const second = 'Sec0nd-secret-value';
+    const create = (value: string, updateIfExists: boolean) =>
+      cfyOf().send('PUT', `/secrets/${key}`, {
+        value,
+        update_if_exists: updateIfExists,
+        is_hidden_value: false,
+        visibility: 'tenant',
+      });
+    const created = await create(first, false);
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ key, visibility: 'tenant', is_hidden_value: false });
+    const again = await create('other', false);
+    expect(again.status).toBe(409);
+    expect(again.body.error_code).toBe('conflict_error');
+    expect((await cfyOf().get(`/secrets/${key}`)).body.value).toBe(first);
+    // cfy secrets list: keys and metadata, never a value.
+    const listed = await cfyOf().get('/secrets', [['_sort', 'key']]);
+    expect(listed.status, listed.text).toBe(200);
+    const item = listed.body.items.find((secret: { key: string }) => secret.key === key);
+    expect(item).toMatchObject({ key, created_by: 'admin', tenant_name: 'default_tenant' });
+    expect(item).not.toHaveProperty('value');
+    // cfy secrets update: PATCH with the fields given only.
+    const updated = await cfyOf().send('PATCH', `/secrets/${key}`, { value: second });
+    expect(updated.status, updated.text).toBe(200);
+    expect((await cfyOf().get(`/secrets/${key}`)).body.value).toBe(second);
+    // A secrets provider is not something this manager has: refused, not ignored.
+    const provider = await cfyOf().send('PUT', `/secrets/${prefix}vault`, {
+      value: 'x',
+      provider_name: 'vault',
+    });
+    expect(provider.status).toBe(400);
+    expect(provider.body.message).toContain('provider_name');
+
+    // A script receives the secret; what it prints of it is recorded as ******, and so is the output.
+    const blueprint = `${prefix}secretive`;
+    const archive = await tarGz({ 'bp/blueprint.yaml': secretBlueprint(key), 'bp/scripts/leak.sh': LEAK });
+    expect((await cfyOf().upload(blueprint, archive, 'blueprint.yaml')).status).toBe(201);
+    expect((await cfyOf().send('PUT', `/deployments/${blueprint}`, { blueprint_id: blueprint })).status).toBe(
+      201,
+    );
+    const started = await cfyOf().send('POST', '/executions', {
+      deployment_id: blueprint,
+      workflow_id: 'install',
+    });
+    expect(started.status, started.text).toBe(201);
+    const { execution, events } = await waitForExecution(cfyOf(), started.body.id, true);
+    expect(execution.status).toBe('failed');
+    const recorded = JSON.stringify([events, execution]);
+    expect(recorded).toContain('the password is ******');
+    expect(recorded).toContain('logged: ******');
+    expect(recorded).not.toContain(second);
+    const outputs = await cfyOf().get(`/deployments/${blueprint}/outputs`);
+    expect(outputs.body.outputs).toEqual({ dsn: 'postgres://app:******@db/app' });
+    const shown = await cfyOf().get(`/deployments/${blueprint}/outputs`, [['_show_secrets', 'true']]);
+    expect(shown.body.outputs).toEqual({ dsn: `postgres://app:${second}@db/app` });
+
+    // cfy secrets delete; a deployment that reads it now says which secret is missing.
+    const deleted = await cfyOf().del(`/secrets/${key}`, []);
+    expect(deleted.status, deleted.text).toBe(204);
+    expect((await cfyOf().get(`/secrets/${key}`)).status).toBe(404);
+    const missing = await cfyOf().get(`/deployments/${blueprint}/outputs`);
+    expect(missing.status).toBe(400);
+    expect(missing.body.message).toContain(`there is no secret '${key}'`);
   });
 
   it('answers no body, or a body that is not JSON, with 400 in the API format', async () => {

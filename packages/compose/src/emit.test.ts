@@ -213,10 +213,11 @@ describe('clusters with an external database and queue', () => {
       COSMO_MQ_EXTERNAL: 'true',
     });
     expect(compose.services.manager1.environment.COSMO_DB_PATRONI_URLS).toBeUndefined();
-    // Only the admin's password is generated; the external files are the operator's, under their names.
+    // Only the admin's password and the secrets key are generated; the external files are the
+    // operator's, under their names.
     expect(
       plan.secrets.filter((secret) => !secret.provided && !secret.certificate).map((secret) => secret.file),
-    ).toEqual(['secrets/admin_password']);
+    ).toEqual(['secrets/admin_password', 'secrets/secrets_key']);
     expect(plan.secrets.filter((secret) => secret.provided).map((secret) => secret.file)).toEqual([
       'ext/db',
       'ext/ca.pem',
@@ -225,6 +226,7 @@ describe('clusters with an external database and queue', () => {
     expect(compose.secrets.cosmo_external_db_password).toEqual({ file: 'ext/db' });
     expect(compose.services.manager2.secrets.map((s: { target: string }) => s.target)).toEqual([
       'admin_password',
+      'secrets_key',
       'manager.crt',
       'manager.key',
       'external_db_password',
@@ -249,6 +251,7 @@ describe('clusters with an external database and queue', () => {
       'secrets/mq_password',
       'secrets/mq_erlang_cookie',
       'secrets/admin_password',
+      'secrets/secrets_key',
       'secrets/api.crt',
       'secrets/api.key',
       'secrets/ca.crt',

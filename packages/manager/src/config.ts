@@ -58,6 +58,8 @@ export interface ManagerConfig {
     queueType: QueueType;
   };
   admin: { username: string; password: string | undefined };
+  /** What secrets are sealed with (secrets/cipher.ts); without it the secrets API answers 503. */
+  secretsKey: string | undefined;
   /** Failed logins in a row (per user and address) before waits start, and the longest wait. */
   lockout: { attempts: number; seconds: number };
   /**
@@ -336,6 +338,7 @@ export function loadConfig(env: Env = process.env): ManagerConfig {
       username: r.string('COSMO_ADMIN_USERNAME', 'admin'),
       password: r.secret('COSMO_ADMIN_PASSWORD_FILE', false),
     },
+    secretsKey: r.secret('COSMO_SECRETS_KEY_FILE', false),
     lockout: {
       attempts: r.int('COSMO_LOCKOUT_ATTEMPTS', 5, 1, 1000),
       seconds: r.int('COSMO_LOCKOUT_SECONDS', 300, 1, 86_400),

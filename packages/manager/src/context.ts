@@ -6,6 +6,7 @@ import type { BrokerClient } from './broker/client.ts';
 import type { ManagerConfig } from './config.ts';
 import type { HealthMonitor } from './health/health.ts';
 import type { Logger } from './log.ts';
+import type { Secrets } from './secrets/store.ts';
 import type { Database } from './storage/db.ts';
 
 export interface VersionInfo {
@@ -25,6 +26,7 @@ export interface AppContext {
   health: HealthMonitor;
   auth: Authenticator;
   maintenance: Maintenance;
+  secrets: Secrets;
   /** Whose X-Forwarded-For is believed: the load balancers'. */
   proxies: TrustedProxies;
   version: VersionInfo;

@@ -14,6 +14,7 @@ import { ConfigError, loadConfig, ROLES, type Role } from './config.ts';
 import type { AppContext, VersionInfo } from './context.ts';
 import { HealthMonitor } from './health/health.ts';
 import { createLogger } from './log.ts';
+import { Secrets } from './secrets/store.ts';
 import { Database } from './storage/db.ts';
 import { migrate } from './storage/migrations.ts';
 import { Worker } from './workflows/worker.ts';
@@ -88,7 +89,8 @@ export async function main(argv: string[]): Promise<number> {
   await ensureAdmin(db, config.admin.username, config.admin.password, log);
 
   const broker = new BrokerClient(config.mq, log);
-  const worker = role === 'rest' ? undefined : new Worker(db, broker, log, config);
+  const secrets = new Secrets(db, config.secretsKey);
+  const worker = role === 'rest' ? undefined : new Worker(db, secrets, broker, log, config);
   await worker?.start();
   broker.start();
 
@@ -106,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     health,
     auth,
     maintenance: new Maintenance(db),
+    secrets,
     proxies,
     version,
     log,

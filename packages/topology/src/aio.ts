@@ -15,7 +15,7 @@ import {
 } from './plan.ts';
 import { apiNames, tlsPlan } from './tls.ts';
 
-const PASSWORDS: readonly SecretKey[] = ['db', 'mq', 'admin'];
+const CREDENTIALS: readonly SecretKey[] = ['db', 'mq', 'admin', 'secretsKey'];
 const CERTIFICATE: readonly SecretKey[] = ['apiCert', 'apiKey'];
 
 export function aioPlan(config: CosmoConfig, version: string): Plan {
@@ -24,7 +24,7 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
   // Compose prefixes volumes with the project name: cosmo_data.
   const volume = 'data';
   const tls = config.tls;
-  const given: SecretKey[] = files ? [...PASSWORDS, ...(tls ? CERTIFICATE : [])] : [];
+  const given: SecretKey[] = files ? [...CREDENTIALS, ...(tls ? CERTIFICATE : [])] : [];
   return {
     name: config.name,
     mode: 'aio',
@@ -42,6 +42,7 @@ export function aioPlan(config: CosmoConfig, version: string): Plan {
                 COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
                 COSMO_DB_PASSWORD_FILE: secretPath('db'),
                 COSMO_MQ_PASSWORD_FILE: secretPath('mq'),
+                COSMO_SECRETS_KEY_FILE: secretPath('secretsKey'),
               } satisfies ManagerEnv)
             : {}),
           // The API's certificate from the project's CA; without files, the container issues its

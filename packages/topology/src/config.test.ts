@@ -144,6 +144,7 @@ describe('plan', () => {
       { name: 'lab_db_password', file: 'keys/db_password' },
       { name: 'lab_mq_password', file: 'keys/mq_password' },
       { name: 'lab_admin_password', file: 'keys/admin_password' },
+      { name: 'lab_secrets_key', file: 'keys/secrets_key' },
       { name: 'lab_api.crt', file: 'keys/api.crt', certificate: true },
       { name: 'lab_api.key', file: 'keys/api.key', certificate: true },
     ]);

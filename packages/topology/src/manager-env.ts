@@ -34,6 +34,7 @@ export const MANAGER_VARIABLES = [
   'COSMO_MQ_QUEUE_TYPE',
   'COSMO_ADMIN_USERNAME',
   'COSMO_ADMIN_PASSWORD_FILE',
+  'COSMO_SECRETS_KEY_FILE',
   'COSMO_LOCKOUT_ATTEMPTS',
   'COSMO_LOCKOUT_SECONDS',
   'COSMO_TRUST_PROXY',
@@ -54,7 +55,10 @@ export const MANAGER_VARIABLES = [
 
 export type ManagerVariable = (typeof MANAGER_VARIABLES)[number];
 /** The variables that name a file holding a secret (never the secret itself). */
-export type ManagerSecretVariable = Extract<ManagerVariable, `${string}_PASSWORD_FILE`>;
+export type ManagerSecretVariable = Extract<
+  ManagerVariable,
+  `${string}_PASSWORD_FILE` | 'COSMO_SECRETS_KEY_FILE'
+>;
 /** What a planner gives a manager. */
 export type ManagerEnv = Partial<Record<ManagerVariable, string>>;
 

@@ -45,13 +45,14 @@ export function ownServices(config: CosmoConfig): { db: boolean; queue: boolean 
 
 /**
  * The generated secrets a cluster uses: every one its own database and queue members share (or, for
- * a manager, only the passwords it logs in with), and the admin's. An external service has none here.
+ * a manager, only the passwords it logs in with), the admin's and the secrets key. An external
+ * service has none here.
  */
 function ownSecretKeys(config: CosmoConfig, who: 'members' | 'manager'): SecretKey[] {
   const own = ownServices(config);
   const db: readonly SecretKey[] = who === 'members' ? DB_SECRETS : ['db'];
   const queue: readonly SecretKey[] = who === 'members' ? QUEUE_SECRETS : ['mq'];
-  return [...(own.db ? db : []), ...(own.queue ? queue : []), 'admin'];
+  return [...(own.db ? db : []), ...(own.queue ? queue : []), 'admin', 'secretsKey'];
 }
 
 /** The cluster's secrets: its own (generated) and the external services' files (the operator's). */
@@ -222,6 +223,7 @@ export function clusterManagerEnv(
     // Quorum queues: replicated on a cluster's brokers, and on a hosted RabbitMQ (3.8 and later).
     COSMO_MQ_QUEUE_TYPE: 'quorum',
     COSMO_ADMIN_PASSWORD_FILE: secretPath('admin'),
+    COSMO_SECRETS_KEY_FILE: secretPath('secretsKey'),
     // HTTPS between the load balancers and the managers: they check this certificate's `manager` name.
     ...(config.tls
       ? {

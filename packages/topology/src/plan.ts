@@ -126,6 +126,8 @@ export const SECRET_FILES = {
   mq: 'mq_password',
   mqCookie: 'mq_erlang_cookie',
   admin: 'admin_password',
+  /** What the managers seal stored secrets with (never in the database). */
+  secretsKey: 'secrets_key',
   ca: 'ca.crt',
   apiCert: 'api.crt',
   apiKey: 'api.key',

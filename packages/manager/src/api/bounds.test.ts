@@ -100,7 +100,12 @@ describe('blueprint limits', () => {
     );
     expect(performance.now() - started).toBeLessThan(1_000);
     // Evaluating it resolves each property once, too (the result itself doubles: 2^10 × "base").
-    const values = { inputs: {}, properties: () => plan.nodes.vm!.properties, runtime: () => ({}) };
+    const values = {
+      inputs: {},
+      properties: () => plan.nodes.vm!.properties,
+      runtime: () => ({}),
+      secret: () => '',
+    };
     expect(evaluate({ get_property: ['vm', 'p10'] }, {}, values)).toBe('base'.repeat(1024));
   });
 

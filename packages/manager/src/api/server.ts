@@ -11,6 +11,7 @@ import { blueprintRoutes } from './routes/blueprints.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { executionRoutes } from './routes/executions.ts';
 import type { Caller } from './routes/request.ts';
+import { secretRoutes } from './routes/secrets.ts';
 import { systemRoutes } from './routes/system.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -160,6 +161,7 @@ export async function createServer(ctx: AppContext): Promise<FastifyInstance> {
     async (api) => {
       systemRoutes(api, ctx);
       tokenRoutes(api, ctx);
+      secretRoutes(api, ctx);
       blueprintRoutes(api, ctx);
       deploymentRoutes(api, ctx);
       executionRoutes(api, ctx);

@@ -1,5 +1,5 @@
 /** Request bodies and path ids checked with zod; a failure is a 400 that names the field. */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { badParameters } from './errors.ts';
 
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -14,6 +14,12 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   }
   return result.data;
 }
+
+/** Cloudify's REST client sends its flags as the strings "true"/"false", and null for what it leaves out. */
+export const flag = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value === null ? undefined : value),
+  z.boolean().optional(),
+);
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api/errors.ts';
 import { parseBlueprint } from './blueprint.ts';
-import { evaluate, type Values } from './functions.ts';
+import { evaluate, secretKeys, type Values } from './functions.ts';
 
 const refused = (yaml: string): string => {
   try {
@@ -45,10 +45,13 @@ describe('intrinsic functions at upload', () => {
     ).toMatch(/circular get_property/);
   });
 
-  it('refuses get_secret, SELF where there is no node, and a property that does not exist', () => {
-    expect(refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_secret: k}}}\n`)).toMatch(
-      /get_secret is not supported yet/,
+  it('refuses a get_secret without a key, SELF where there is no node, and a property that does not exist', () => {
+    expect(refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_secret: ''}}}\n`)).toMatch(
+      /x\.get_secret: get_secret takes a secret's key/,
     );
+    expect(
+      refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: {get_secret: {k: v}}}}\n`),
+    ).toMatch(/get_secret takes a name/);
     expect(
       refused(`${HEAD}node_templates:\n  a: {type: t}\noutputs:\n  o: {value: {get_attribute: [SELF, x]}}\n`),
     ).toMatch(/outputs\.o\.value\.get_attribute: SELF cannot be used here/);
@@ -68,6 +71,11 @@ describe('intrinsic functions evaluated', () => {
     inputs: { port: 5432 },
     properties: (node) => plan.nodes[node]!.properties,
     runtime: (node) => runtime[node] ?? {},
+    secret: (key) => {
+      if (key === 'db') return '{"user": "app", "hosts": ["a", "b"]}';
+      if (key === 'token') return 's3cret';
+      throw new Error(`no secret ${key}`);
+    },
   });
 
   it('resolves get_input, nested get_property and concat', () => {
@@ -81,5 +89,34 @@ describe('intrinsic functions evaluated', () => {
     expect(evaluate(outputs.endpoint!.value, {}, values({ app: { endpoint: '10.0.0.5' } }))).toBe('10.0.0.5');
     expect(evaluate(outputs.endpoint!.value, {}, values({}))).toBeUndefined();
     expect(evaluate(outputs.url!.value, {}, values({}))).toBe('http://db.local:5432');
+  });
+});
+
+describe('get_secret', () => {
+  const plan = parseBlueprint(
+    `${HEAD}node_templates:\n  a: {type: t, properties: {t: {get_secret: token}, u: {get_secret: [db, user]}, h: {get_secret: [db, hosts, 1]}, c: {concat: [x, {get_secret: token}]}}}\n`,
+  );
+  const values: Values = {
+    inputs: {},
+    properties: (node) => plan.nodes[node]!.properties,
+    runtime: () => ({}),
+    secret: (key) => ({ token: 's3cret', db: '{"user": "app", "hosts": ["a", "b"]}' })[key] ?? '',
+  };
+
+  it('is accepted at upload whether or not the secret exists yet, and names the keys it reads', () => {
+    expect(secretKeys(plan.nodes.a!.properties).sort()).toEqual(['db', 'token']);
+  });
+
+  it('reads the value, or a key path into a JSON value, and works inside concat', () => {
+    expect(evaluate(plan.nodes.a!.properties, { self: 'a' }, values)).toEqual({
+      t: 's3cret',
+      u: 'app',
+      h: 'b',
+      c: 'xs3cret',
+    });
+  });
+
+  it('says so when a key path is asked of a value that is not JSON', () => {
+    expect(() => evaluate({ get_secret: ['token', 'user'] }, {}, values)).toThrow(/not JSON/);
   });
 });

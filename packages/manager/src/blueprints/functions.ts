@@ -1,11 +1,12 @@
 /**
- * Cloudify's intrinsic functions: `get_input`, `get_property`, `get_attribute`, `concat`, and
- * `get_secret` (refused until secrets exist). A function is a mapping with exactly one key that names
- * it. They are checked when a blueprint is uploaded (names, arguments, references, cycles) and
+ * Cloudify's intrinsic functions: `get_input`, `get_property`, `get_attribute`, `concat` and
+ * `get_secret` (a secret's value, or with more arguments a key path into a JSON value). A function
+ * is a mapping with exactly one key that names it. They are checked when a blueprint is uploaded (names, arguments, references, cycles) and
  * evaluated where Cloudify evaluates them: node properties and operation inputs when an operation
  * runs, outputs when they are read.
  */
 import { invalidBlueprint } from '../api/errors.ts';
+import { reveal } from '../secrets/redact.ts';
 
 export const FUNCTION_NAMES = ['get_input', 'get_property', 'get_attribute', 'concat', 'get_secret'] as const;
 type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -108,8 +109,16 @@ export function checkFunctions(
   }
   const at = `${where}.${call.name}`;
   switch (call.name) {
-    case 'get_secret':
-      throw invalidBlueprint(`${at}: get_secret is not supported yet (this manager has no secrets store)`);
+    case 'get_secret': {
+      // Which secret is looked up when the value is evaluated: it need not exist at upload.
+      const [key] = pathArgs(call.args, 'get_secret', at, 1);
+      if (typeof key !== 'string' || key === '') {
+        throw invalidBlueprint(
+          `${at}: get_secret takes a secret's key, optionally followed by keys into its value`,
+        );
+      }
+      return;
+    }
     case 'get_input': {
       const [name] = pathArgs(call.args, 'get_input', at, 1);
       if (typeof name !== 'string' || !(name in shape.inputs)) {
@@ -162,12 +171,30 @@ export function checkFunctions(
   }
 }
 
-/** What evaluation reads: inputs, node properties (raw), and live runtime properties. */
+/** What evaluation reads: inputs, node properties (raw), live runtime properties and secrets. */
 export interface Values {
   inputs: Record<string, unknown>;
   properties(node: string): Record<string, unknown>;
   /** The runtime properties of the node's instance (one instance per node). */
   runtime(node: string): Record<string, unknown>;
+  /** A secret's value (throws when there is none). */
+  secret(key: string): string;
+  /** Where what each get_secret produced is noted, to be kept out of logs and outputs. */
+  revealed?: Set<string>;
+}
+
+/** The keys every get_secret in `value` names, so that only those secrets are read. */
+export function secretKeys(value: unknown, keys = new Set<string>()): string[] {
+  const call = callOf(value);
+  if (call && !('unknown' in call) && call.name === 'get_secret') {
+    const key = Array.isArray(call.args) ? call.args[0] : call.args;
+    if (typeof key === 'string') keys.add(key);
+  } else if (Array.isArray(value)) {
+    for (const item of value) secretKeys(item, keys);
+  } else if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) secretKeys(item, keys);
+  }
+  return [...keys];
 }
 
 export class FunctionError extends Error {}
@@ -223,8 +250,23 @@ export function evaluate(
           ? scope.target
           : String(ref);
   switch (call.name) {
-    case 'get_secret':
-      throw new FunctionError('get_secret is not supported yet');
+    case 'get_secret': {
+      const key = String(args[0]);
+      const value = values.secret(key);
+      if (values.revealed) reveal(value, values.revealed);
+      if (args.length === 1) return value;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw new FunctionError(
+          `get_secret ${key}: its value is not JSON, so it has no '${String(args[1])}'`,
+        );
+      }
+      const part = dig(parsed, args.slice(1), `get_secret ${key}`);
+      if (values.revealed) reveal(part, values.revealed);
+      return part;
+    }
     case 'get_input':
       return dig(values.inputs[String(args[0])], args.slice(1), `get_input ${String(args[0])}`);
     case 'concat':

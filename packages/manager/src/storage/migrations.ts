@@ -138,6 +138,18 @@ export const MIGRATIONS: readonly string[] = [
   // synchronous here) and a deployment's display name.
   `ALTER TABLE blueprints ADD COLUMN upload_execution_id uuid NOT NULL DEFAULT gen_random_uuid();
    ALTER TABLE deployments ADD COLUMN display_name text;`,
+  // 5: secrets, sealed with the platform's secrets key (never stored here): secrets/cipher.ts.
+  `CREATE TABLE secrets (
+     tenant text NOT NULL,
+     key text NOT NULL,
+     value text NOT NULL,
+     is_hidden_value boolean NOT NULL DEFAULT false,
+     visibility text NOT NULL DEFAULT 'tenant' CHECK (visibility IN ('private', 'tenant', 'global')),
+     created_by text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (tenant, key)
+   );`,
 ];
 
 export async function migrate(db: Database, log: Logger): Promise<number> {

@@ -8,8 +8,10 @@
 import { sleep } from '@cosmo/wait';
 import type { ExecutionRow } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
-import { evaluate, type Scope, type Values } from '../blueprints/functions.ts';
+import { evaluate, type Scope, secretKeys, type Values } from '../blueprints/functions.ts';
 import type { ManagerConfig } from '../config.ts';
+import { redact } from '../secrets/redact.ts';
+import type { Secrets } from '../secrets/store.ts';
 import type { Database } from '../storage/db.ts';
 import { runScript } from './script-runner.ts';
 import type { Step } from './workflow.ts';
@@ -21,6 +23,7 @@ export type Recorder = (key: string, type: string, message: string, step?: Step)
 
 export interface OperationRun {
   db: Database;
+  secrets: Secrets;
   config: ManagerConfig['operations'];
   execution: ExecutionRow;
   plan: BlueprintPlan;
@@ -70,19 +73,29 @@ async function runtimeProperties(db: Database, tenant: string, deployment: strin
   return Object.fromEntries(rows.map((row) => [row.node_id, row.runtime_properties]));
 }
 
-/** What functions read: the deployment's inputs, the plan's properties, runtime properties as now. */
+/**
+ * What functions read: the deployment's inputs, the plan's properties, runtime properties as now, and
+ * the secrets the plan names (read once, opened when asked for). What get_secret produced is noted
+ * in `revealed`, to be redacted from what is recorded or shown.
+ */
 export async function liveValues(
   db: Database,
+  secrets: Secrets,
   tenant: string,
   deployment: string,
   plan: BlueprintPlan,
   inputs: Record<string, unknown>,
-): Promise<Values> {
-  const runtime = await runtimeProperties(db, tenant, deployment);
+): Promise<Values & { revealed: Set<string> }> {
+  const [runtime, secret] = await Promise.all([
+    runtimeProperties(db, tenant, deployment),
+    secrets.reader(tenant, secretKeys(plan)),
+  ]);
   return {
     inputs,
     properties: (node) => plan.nodes[node]?.properties ?? {},
     runtime: (node) => runtime[node] ?? {},
+    secret,
+    revealed: new Set(),
   };
 }
 
@@ -101,14 +114,26 @@ async function scriptContent(db: Database, execution: ExecutionRow, file: string
 }
 
 /** The answer to one `ctx …` call of the operation's script. */
-function ctxHandler(run: OperationRun, scope: Scope, log: (level: string, text: string) => Promise<void>) {
+function ctxHandler(
+  run: OperationRun,
+  scope: Scope,
+  log: (level: string, text: string) => Promise<void>,
+  revealed: Set<string>,
+) {
   const { db, execution, step } = run;
-  const properties = async (node: string) =>
-    evaluate(
-      run.plan.nodes[node]?.properties ?? {},
-      { self: node },
-      await liveValues(db, execution.tenant, execution.deployment_id, run.plan, run.inputs),
+  const properties = async (node: string) => {
+    const values = await liveValues(
+      db,
+      run.secrets,
+      execution.tenant,
+      execution.deployment_id,
+      run.plan,
+      run.inputs,
     );
+    // A secret read through `ctx node properties` is kept out of the logs as the inputs' are.
+    values.revealed = revealed;
+    return evaluate(run.plan.nodes[node]?.properties ?? {}, { self: node }, values);
+  };
   const runtime = async (instance: string) => {
     const { rows } = await db.query<{ runtime_properties: Record<string, unknown> }>(
       'SELECT runtime_properties FROM node_instances WHERE tenant = $1 AND id = $2',
@@ -230,12 +255,16 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
     );
     let lineCount = 0;
     let chain = Promise.resolve();
+    // The secrets this try's inputs hold: a script that prints one logs REDACTED instead.
+    const revealed = new Set<string>();
     const log = (level: string, text: string) => {
       lineCount++;
       const index = lineCount;
       if (index > MAX_LINES_PER_TRY) return chain;
       const message =
-        index === MAX_LINES_PER_TRY ? `(output beyond ${MAX_LINES_PER_TRY} lines is not recorded)` : text;
+        index === MAX_LINES_PER_TRY
+          ? `(output beyond ${MAX_LINES_PER_TRY} lines is not recorded)`
+          : redact(text, revealed);
       chain = chain
         .then(() => record(`${prefix}:log${index}`, `log:${level}`, message, step))
         .catch(() => {});
@@ -244,8 +273,16 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
 
     let env: Record<string, string>;
     try {
-      const values = await liveValues(db, execution.tenant, execution.deployment_id, run.plan, run.inputs);
+      const values = await liveValues(
+        db,
+        run.secrets,
+        execution.tenant,
+        execution.deployment_id,
+        run.plan,
+        run.inputs,
+      );
       const inputs = evaluate(spec.inputs, scope, values) as Record<string, unknown>;
+      for (const value of values.revealed) revealed.add(value);
       env = { PATH: run.config.path, LANG: 'C.UTF-8' };
       for (const [name, value] of Object.entries(inputs)) {
         env[name] = typeof value === 'string' ? value : JSON.stringify(value);
@@ -261,7 +298,7 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
       timeoutSeconds: timeout,
       baseDir: run.config.dir,
       uidBase: run.config.uidBase,
-      ctx: ctxHandler(run, scope, log),
+      ctx: ctxHandler(run, scope, log, revealed),
       onLine: (line, stream) => void log(stream === 'stderr' ? 'warning' : 'info', line),
     });
     const watch = setInterval(async () => {
@@ -278,7 +315,9 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
       : result.exitCode !== null
         ? `exit code ${result.exitCode}`
         : `ended by signal ${result.signal}`;
-    const tail = result.lastLines.length ? `; last output: ${result.lastLines.slice(-5).join(' | ')}` : '';
+    const tail = result.lastLines.length
+      ? `; last output: ${redact(result.lastLines.slice(-5).join(' | '), revealed)}`
+      : '';
     const failure = `${spec.script} (${what} of node ${step.nodeId}) failed: ${how}${tail}`;
     await record(`${prefix}:failed`, 'task_failed', `${failure} (try ${attempt} of ${tries})`, step);
     if (attempt >= tries) throw new OperationFailed(failure);

@@ -15,6 +15,7 @@ import type { BlueprintPlan } from '../blueprints/blueprint.ts';
 import { type BrokerClient, DEAD_EXECUTIONS_QUEUE, EXECUTIONS_QUEUE } from '../broker/client.ts';
 import type { ManagerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
+import type { Secrets } from '../secrets/store.ts';
 import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
 import { OperationFailed, runOperation } from './operation.ts';
 import { type Step, workflowSteps } from './workflow.ts';
@@ -61,13 +62,15 @@ async function recordEvent(
 
 export class Worker {
   private readonly db: Database;
+  private readonly secrets: Secrets;
   private readonly broker: BrokerClient;
   private readonly log: Logger;
   private readonly config: ManagerConfig;
   active = 0;
 
-  constructor(db: Database, broker: BrokerClient, log: Logger, config: ManagerConfig) {
+  constructor(db: Database, secrets: Secrets, broker: BrokerClient, log: Logger, config: ManagerConfig) {
     this.db = db;
+    this.secrets = secrets;
     this.broker = broker;
     this.log = log;
     this.config = config;
@@ -221,6 +224,7 @@ export class Worker {
         try {
           const outcome = await runOperation({
             db: this.db,
+            secrets: this.secrets,
             config: this.config.operations,
             execution,
             plan,

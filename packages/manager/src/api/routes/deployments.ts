@@ -5,8 +5,9 @@ import { randomAlphanumeric } from '../../auth/passwords.ts';
 import { type BlueprintPlan, resolveInputs } from '../../blueprints/blueprint.ts';
 import { evaluate } from '../../blueprints/functions.ts';
 import type { AppContext } from '../../context.ts';
+import { redact } from '../../secrets/redact.ts';
 import { liveValues } from '../../workflows/operation.ts';
-import { ApiError, conflict, notFound } from '../errors.ts';
+import { ApiError, conflict, forbidden, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import {
   ACTIVE_STATUSES,
@@ -87,16 +88,22 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
     ),
   );
 
-  // Outputs are evaluated on every read, against the runtime properties as they are now.
+  // Outputs are evaluated on every read, against the runtime properties as they are now. What a
+  // get_secret put in them is shown as REDACTED, unless an administrator asks for it
+  // (`?_show_secrets=true`).
   app.get<{ Params: { id: string } }>('/deployments/:id/outputs', async (request) => {
-    const { tenant } = caller(request);
+    const { tenant, principal } = caller(request);
+    const show = (request.query as Query)._show_secrets === 'true';
+    if (show && principal.role !== 'sys_admin') {
+      throw forbidden('_show_secrets=true: only an administrator may see the secrets in outputs');
+    }
     const deployment = await find(tenant, request.params.id);
     const { rows } = await ctx.db.read<{ plan: BlueprintPlan }>(
       'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
       [tenant, deployment.blueprint_id],
     );
     const plan = rows[0]!.plan;
-    const values = await liveValues(ctx.db, tenant, deployment.id, plan, deployment.inputs);
+    const values = await liveValues(ctx.db, ctx.secrets, tenant, deployment.id, plan, deployment.inputs);
     const outputs: Record<string, unknown> = {};
     for (const [name, output] of Object.entries(plan.outputs)) {
       const value =
@@ -111,7 +118,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
         );
       }
     }
-    return { deployment_id: deployment.id, outputs };
+    return { deployment_id: deployment.id, outputs: show ? outputs : redact(outputs, values.revealed) };
   });
 
   app.delete<{ Params: { id: string } }>('/deployments/:id', async (request, reply) => {

@@ -19,14 +19,9 @@ import {
   uploadExecutionItem,
   WORKFLOWS,
 } from '../resources.ts';
-import { parseBody } from '../validate.ts';
+import { flag, parseBody } from '../validate.ts';
 import { caller } from './request.ts';
 
-/** Cloudify's REST client sends its flags as the strings "true"/"false", and null for what it leaves out. */
-const flag = z.preprocess(
-  (value) => (value === 'true' ? true : value === 'false' ? false : value === null ? undefined : value),
-  z.boolean().optional(),
-);
 const optionalText = z.string().nullable().optional();
 
 const startSchema = z
