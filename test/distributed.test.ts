@@ -5,7 +5,7 @@
  * it saw acknowledged must be there afterwards. Then the generated Swarm stack on a one-node Swarm.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -488,6 +488,26 @@ describe('compose/distributed and compose/compact files as checked in', () => {
       }
     },
   );
+});
+
+describe('cosmo generate in a project made before a secret existed', () => {
+  it('generates the secret the folder lacks (0600) and rewrites none it has', async () => {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'cosmo-upgrade-secrets-'));
+    try {
+      expect((await cosmo(['init', '--mode', 'compact', '--dir', scratch])).code).toBe(0);
+      const secrets = path.join(scratch, 'secrets');
+      const admin = await readFile(path.join(secrets, 'admin_password'), 'utf8');
+      await rm(path.join(secrets, 'secrets_key'));
+      const generated = await cosmo(['generate'], { cwd: scratch });
+      expect(generated.code, generated.stderr).toBe(0);
+      expect(generated.stdout).toContain(`generated ${path.join(secrets, 'secrets_key')} (mode 0600)`);
+      expect((await stat(path.join(secrets, 'secrets_key'))).mode & 0o777).toBe(0o600);
+      expect(await readFile(path.join(secrets, 'admin_password'), 'utf8')).toBe(admin);
+      expect((await cosmo(['generate'], { cwd: scratch })).stdout).not.toContain('generated ');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
 });
 
 /** Whatever a test reached: the stack removed, its containers gone, and its volumes deleted. */

@@ -9,6 +9,7 @@ import { writeCertificates } from '../certificates.ts';
 import { UsageError } from '../errors.ts';
 import { CONFIG_FILE, cosmoVersion, loadProject, type Project, projectFromText } from '../project.ts';
 import { pinImages, pushedDigests } from '../registry.ts';
+import { existingSecrets, secretFiles, writeSecrets } from '../secrets.ts';
 
 const TARGETS: readonly Target[] = ['compose', 'swarm'];
 export const OUTPUT_NAMES: Record<Target, string> = { compose: 'compose.yaml', swarm: 'stack.yaml' };
@@ -70,18 +71,28 @@ export function registerGenerate(program: Command): void {
                 ),
               }
             : project;
-        // Certificates for what the plan now has and the folder lacks (a member added), from its CA.
+        // Certificates for what the plan now has and the folder lacks (a member added), from its CA,
+        // and the random secrets a newer version added (the secrets key): never one that exists.
         const issued = flags.defaults
           ? []
           : await writeCertificates(project.plan.tls, project.configDir, {
               project: project.plan.name,
               fresh: false,
             });
+        const generated = flags.defaults ? [] : await writeSecrets(missingSecrets(project));
         const file = await writeGenerated(pinned, target, path.join(dir, OUTPUT_NAMES[target]));
         for (const written of issued) process.stdout.write(`issued ${written}\n`);
+        for (const written of generated) process.stdout.write(`generated ${written} (mode 0600)\n`);
         process.stdout.write(`wrote ${file}\n`);
       },
     );
+}
+
+/** The plan's generated secrets that its folder lacks. */
+function missingSecrets(project: Project): string[] {
+  const files = secretFiles(project.plan, project.configDir);
+  const present = new Set(existingSecrets(files));
+  return files.filter((file) => !present.has(file));
 }
 
 /**
