@@ -80,6 +80,11 @@ export async function record(result: BenchResult): Promise<void> {
     ...(previous ? { previous } : {}),
   };
   await writeFile(file, `${JSON.stringify(stamped, null, 2)}\n`);
+  console.log(await renderResults());
+}
+
+/** Rewrites bench/RESULTS.md from every recorded result (bench/results/*.json); returns its text. */
+export async function renderResults(): Promise<string> {
   const files = (await readdir(path.join(BENCH_DIR, 'results'))).filter((f) => f.endsWith('.json')).sort();
   const sections = [
     '# Benchmark results',
@@ -103,8 +108,9 @@ export async function record(result: BenchResult): Promise<void> {
     for (const note of r.notes ?? []) sections.push(`- ${note}`);
     if (r.notes?.length) sections.push('');
   }
-  await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), sections.join('\n'));
-  console.log(sections.join('\n'));
+  const text = sections.join('\n');
+  await writeFile(path.join(BENCH_DIR, 'RESULTS.md'), text);
+  return text;
 }
 
 /** The median of a list of measurements (the mean of the middle two for an even count). */
