@@ -205,6 +205,32 @@ describe('a blueprint with scripts', () => {
   });
 });
 
+describe('install and uninstall narrowed to some nodes', () => {
+  it('uninstalls only the nodes named by node_ids (the rest stays started); a name the deployment lacks is a 400', async () => {
+    await deploy('partial', BLUEPRINT);
+    expect((await finished(await start('partial'))).status).toBe('terminated');
+    const ghost = await api.post(`${API}/executions`, {
+      deployment_id: 'partial',
+      workflow_id: 'uninstall',
+      parameters: { node_ids: ['ghost'] },
+    });
+    expect(ghost.status).toBe(400);
+    expect(ghost.body).toMatchObject({ error_code: 'bad_parameters_error' });
+    expect(ghost.body.message).toContain('node_ids: ghost not in this deployment');
+    const id = await start('partial', 'uninstall', { parameters: { node_ids: ['web'] } });
+    expect((await finished(id)).status).toBe('terminated');
+    const ran = (await events(id))
+      .filter((e) => e.event_type === 'operation_succeeded')
+      .map((e) => `${e.node_instance_id?.split('_')[0]}:${e.operation?.split('.').pop()}`);
+    expect(ran).toEqual(['web:stop', 'web:delete']);
+    const { body } = await api.get(`${API}/node-instances?deployment_id=partial&_sort=node_id`);
+    expect(body.items.map((i: { node_id: string; state: string }) => [i.node_id, i.state])).toEqual([
+      ['host', 'started'],
+      ['web', 'deleted'],
+    ]);
+  });
+});
+
 describe('failures', () => {
   it('retries a failing script task_retries times, then fails naming node, operation, exit code and output', async () => {
     await deploy('failing', oneNode('scripts/fail.sh'));

@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import type { Secrets } from '../secrets/store.ts';
 import { type Database, isConnectionError, type Queryable } from '../storage/db.ts';
 import { OperationFailed, runOperation } from './operation.ts';
-import { type Step, workflowSteps } from './workflow.ts';
+import { type Step, workflowScope, workflowSteps } from './workflow.ts';
 
 export interface ExecutionMessage {
   execution_id: string;
@@ -192,7 +192,12 @@ export class Worker {
       [execution.tenant, execution.deployment_id],
     );
     const plan = blueprint.rows[0]!.plan;
-    const steps = workflowSteps(execution.workflow_id, plan, instances.rows);
+    const steps = workflowSteps(
+      execution.workflow_id,
+      plan,
+      instances.rows,
+      workflowScope(execution.parameters, plan, instances.rows),
+    );
     const instanceOf = Object.fromEntries(instances.rows.map((row) => [row.node_id, row.id]));
     const done = new Set(
       (

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { installOrder, parseBlueprint } from '../blueprints/blueprint.ts';
-import { workflowSteps } from './workflow.ts';
+import { workflowScope, workflowSteps } from './workflow.ts';
 
 const blueprint = `
 tosca_definitions_version: cloudify_dsl_1_4
@@ -56,5 +56,34 @@ describe('workflow ordering', () => {
       'right',
       'top',
     ]);
+  });
+});
+
+describe('install and uninstall narrowed by node_ids, node_instance_ids and type_names', () => {
+  const plan = parseBlueprint(blueprint);
+  const instances = Object.keys(plan.nodes).map((node) => ({ id: `${node}_1`, node_id: node }));
+  const nodesRun = (scope: Record<string, unknown>, workflow: 'install' | 'uninstall' = 'uninstall') => [
+    ...new Set(
+      workflowSteps(workflow, plan, instances, workflowScope(scope, plan, instances)).map((s) => s.nodeId),
+    ),
+  ];
+
+  it('runs only the instances every given filter names (a partial uninstall stays partial)', () => {
+    expect(nodesRun({ node_ids: ['app'] })).toEqual(['app']);
+    expect(nodesRun({ node_instance_ids: ['db_1', 'vm_1'] })).toEqual(['db', 'vm']);
+    expect(nodesRun({ type_names: ['compute'] })).toEqual(['lonely', 'vm']);
+    expect(nodesRun({ type_names: ['compute'], node_ids: ['vm', 'app'] })).toEqual(['vm']);
+    // Empty or absent filters narrow nothing.
+    expect(nodesRun({ node_ids: [], type_names: null }, 'install')).toEqual(['vm', 'db', 'app', 'lonely']);
+  });
+
+  it('refuses a name the deployment does not have, or a filter that is not a list of names', () => {
+    expect(() => workflowScope({ node_ids: ['ghost'] }, plan, instances)).toThrow(
+      /node_ids: ghost not in this deployment \(it has app, db, vm, lonely\)/,
+    );
+    expect(() => workflowScope({ node_instance_ids: ['app_2'] }, plan, instances)).toThrow(/app_2 not in/);
+    expect(() => workflowScope({ type_names: 'compute' }, plan, instances)).toThrow(
+      /must be a list of names/,
+    );
   });
 });

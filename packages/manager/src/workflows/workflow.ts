@@ -5,7 +5,8 @@
  * reverse: stop, the relationships' unlink, delete. Lifecycle steps exist whether or not the
  * blueprint implements them (the instance's state moves on); relationship steps exist only where
  * an operation is written. Each step has a key, unique within an execution, that makes recording
- * it idempotent.
+ * it idempotent. `node_ids`, `node_instance_ids` and `type_names` narrow a run to the instances
+ * that match every one given, as Cloudify's do (a relationship operation runs with its source).
  */
 
 import type { WorkflowId } from '../api/resources.ts';
@@ -33,6 +34,49 @@ export interface Step {
   relationship?: RelationshipSide;
 }
 
+/** The parameters that narrow install and uninstall to some instances (each unset: no narrowing). */
+export interface WorkflowScope {
+  node_ids?: readonly string[];
+  node_instance_ids?: readonly string[];
+  type_names?: readonly string[];
+}
+export const SCOPE_PARAMETERS = ['node_ids', 'node_instance_ids', 'type_names'] as const;
+
+/**
+ * The scope an execution's parameters give, or the problem with them: each a list of names, and
+ * each name one the deployment has (a node, a node instance, or a node's type).
+ */
+export function workflowScope(
+  parameters: Record<string, unknown>,
+  plan: Pick<BlueprintPlan, 'nodes'>,
+  instances: readonly { id: string; node_id: string }[],
+): WorkflowScope {
+  const known: Record<(typeof SCOPE_PARAMETERS)[number], Set<string>> = {
+    node_ids: new Set(Object.keys(plan.nodes)),
+    node_instance_ids: new Set(instances.map((instance) => instance.id)),
+    type_names: new Set(Object.values(plan.nodes).map((node) => node.type)),
+  };
+  const scope: WorkflowScope = {};
+  for (const name of SCOPE_PARAMETERS) {
+    const value = parameters[name];
+    if (value === undefined || value === null) continue;
+    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
+      throw new ScopeError(`${name} must be a list of names`);
+    }
+    const unknown = value.filter((item) => !known[name].has(item));
+    if (unknown.length > 0) {
+      throw new ScopeError(
+        `${name}: ${unknown.join(', ')} not in this deployment (it has ${[...known[name]].join(', ')})`,
+      );
+    }
+    // An empty list narrows nothing, as in Cloudify.
+    if (value.length > 0) scope[name] = value as string[];
+  }
+  return scope;
+}
+
+export class ScopeError extends Error {}
+
 type Phase = readonly [kind: 'node', op: string, state: string] | readonly [kind: 'relationship', op: string];
 
 const PHASES: Record<WorkflowId, readonly Phase[]> = {
@@ -55,14 +99,19 @@ export function workflowSteps(
   workflow: WorkflowId,
   plan: Pick<BlueprintPlan, 'installOrder' | 'nodes'>,
   instances: readonly { id: string; node_id: string }[],
+  scope: WorkflowScope = {},
 ): Step[] {
+  const inScope = (nodeId: string, instanceId: string) =>
+    (!scope.node_ids || scope.node_ids.includes(nodeId)) &&
+    (!scope.node_instance_ids || scope.node_instance_ids.includes(instanceId)) &&
+    (!scope.type_names || scope.type_names.includes(plan.nodes[nodeId]?.type ?? ''));
   const order = workflow === 'install' ? plan.installOrder : [...plan.installOrder].reverse();
   const instanceOf = (node: string) => instances.find((instance) => instance.node_id === node)?.id ?? node;
   const steps: Step[] = [];
   for (const nodeId of order) {
     const node = plan.nodes[nodeId];
     const nodeInstances = instances
-      .filter((instance) => instance.node_id === nodeId)
+      .filter((instance) => instance.node_id === nodeId && inScope(nodeId, instance.id))
       .sort((a, b) => a.id.localeCompare(b.id));
     for (const instance of nodeInstances) {
       for (const phase of PHASES[workflow]) {

@@ -4,9 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import { z } from 'zod';
+import type { BlueprintPlan } from '../../blueprints/blueprint.ts';
 import { EXECUTIONS_QUEUE } from '../../broker/client.ts';
 import type { AppContext } from '../../context.ts';
+import { SCOPE_PARAMETERS, ScopeError, workflowScope } from '../../workflows/workflow.ts';
 import { ApiError, badParameters, conflict, notFound } from '../errors.ts';
 import { includeFields, includeFrom, listResources, type Query } from '../listing.ts';
 import {
@@ -57,6 +60,30 @@ const WORKFLOW_PARAMETERS = new Set([
 
 const actionSchema = z.object({ action: z.enum(['cancel', 'force-cancel', 'kill']) }).loose();
 
+/** node_ids, node_instance_ids and type_names name what the deployment has, or the start is a 400. */
+async function checkScope(
+  client: pg.PoolClient,
+  tenant: string,
+  deployment: string,
+  blueprint: string,
+  parameters: Record<string, unknown>,
+): Promise<void> {
+  const plan = await client.query<{ plan: BlueprintPlan }>(
+    'SELECT plan FROM blueprints WHERE tenant = $1 AND id = $2',
+    [tenant, blueprint],
+  );
+  const instances = await client.query<{ id: string; node_id: string }>(
+    'SELECT id, node_id FROM node_instances WHERE tenant = $1 AND deployment_id = $2',
+    [tenant, deployment],
+  );
+  try {
+    workflowScope(parameters, plan.rows[0]!.plan, instances.rows);
+  } catch (error) {
+    if (error instanceof ScopeError) throw badParameters(error.message);
+    throw error;
+  }
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -93,6 +120,9 @@ export function executionRoutes(app: FastifyInstance, ctx: AppContext): void {
         'SELECT id FROM executions WHERE tenant = $1 AND deployment_id = $2 AND status = ANY($3) LIMIT 1',
         [tenant, body.deployment_id, ACTIVE_STATUSES],
       );
+      if (SCOPE_PARAMETERS.some((name) => parameters[name] !== undefined && parameters[name] !== null)) {
+        await checkScope(client, tenant, body.deployment_id, deployment.rows[0].blueprint_id, parameters);
+      }
       if (running.rows[0] && !body.force) {
         throw new ApiError(
           400,
