@@ -216,7 +216,12 @@ describe('a blueprint script on the All-in-One', () => {
     const version = (n: number) => `#!/bin/bash\necho "script version ${n}"\n`;
     const first = await runAttack(api, 'reuploaded', version(1));
     expect(first.lines).toContain('script version 1');
-    expect((await api.del(`${API}/deployments/reuploaded`)).status).toBe(204);
+    // Installed: refused until uninstalled, unless forced (Cloudify's answer).
+    const live = await api.del(`${API}/deployments/reuploaded`);
+    expect(live.status).toBe(400);
+    expect(live.body.error_code).toBe('dependent_exists_error');
+    expect(live.body.message).toContain('Deployment still has active nodes (target_');
+    expect((await api.del(`${API}/deployments/reuploaded?force=True`)).status).toBe(204);
     expect((await api.del(`${API}/blueprints/reuploaded`)).status).toBe(204);
     const second = await runAttack(api, 'reuploaded', version(2));
     expect(second.lines).toContain('script version 2');

@@ -121,9 +121,26 @@ export function deploymentRoutes(app: FastifyInstance, ctx: AppContext): void {
     return { deployment_id: deployment.id, outputs: show ? outputs : redact(outputs, values.revealed) };
   });
 
+  // As Cloudify's: a deployment whose nodes are still installed is not deleted (uninstall it first)
+  // unless `force=true`; one with a running execution never is.
   app.delete<{ Params: { id: string } }>('/deployments/:id', async (request, reply) => {
     const { tenant } = caller(request);
     const deployment = await find(tenant, request.params.id);
+    const force = /^true$/i.test(String((request.query as Query).force ?? ''));
+    if (!force) {
+      const live = await ctx.db.query<{ id: string }>(
+        `SELECT id FROM node_instances WHERE tenant = $1 AND deployment_id = $2
+           AND state NOT IN ('uninitialized', 'deleted') ORDER BY id LIMIT 10`,
+        [tenant, deployment.id],
+      );
+      if (live.rows.length > 0) {
+        throw new ApiError(
+          400,
+          'dependent_exists_error',
+          `Can't delete deployment ${deployment.id} - Deployment still has active nodes (${live.rows.map((row) => row.id).join(', ')}): run uninstall first, or delete with force=true`,
+        );
+      }
+    }
     const active = await ctx.db.query<{ id: string }>(
       'SELECT id FROM executions WHERE tenant = $1 AND deployment_id = $2 AND status = ANY($3) LIMIT 1',
       [tenant, deployment.id, ACTIVE_STATUSES],
