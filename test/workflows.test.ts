@@ -205,6 +205,34 @@ describe('a blueprint with scripts', () => {
   });
 });
 
+describe("Cloudify's merge, string functions and get_sys in outputs", () => {
+  it('evaluates them against the deployment as it is', async () => {
+    const yaml = `tosca_definitions_version: cloudify_dsl_1_4
+inputs:
+  hosts: {default: 'a.example,b.example'}
+  base: {default: {port: 80, tls: false}}
+node_templates:
+  n: {type: t}
+outputs:
+  second: {value: {string_split: [{get_input: hosts}, ',', 1]}}
+  upper: {value: {string_upper: {string_replace: [{get_input: hosts}, '.example', '']}}}
+  where: {value: {string_find: [{get_input: hosts}, b]}}
+  config: {value: {merge: [{get_input: base}, {tls: true}]}}
+  who: {value: {concat: [{get_sys: [deployment, id]}, ' of ', {get_sys: [deployment, blueprint]}, ' by ', {get_sys: [deployment, owner]}, ' in ', {get_sys: [tenant, name]}]}}
+`;
+    await deploy('functions', yaml);
+    const { status, body } = await api.get(`${API}/deployments/functions/outputs`);
+    expect(status).toBe(200);
+    expect(body.outputs).toEqual({
+      second: 'b.example',
+      upper: 'A,B',
+      where: 10,
+      config: { port: 80, tls: true },
+      who: 'functions of functions by admin in default_tenant',
+    });
+  });
+});
+
 describe('install and uninstall narrowed to some nodes', () => {
   it('uninstalls only the nodes named by node_ids (the rest stays started); a name the deployment lacks is a 400', async () => {
     await deploy('partial', BLUEPRINT);

@@ -120,3 +120,59 @@ describe('get_secret', () => {
     expect(() => evaluate({ get_secret: ['token', 'user'] }, {}, values)).toThrow(/not JSON/);
   });
 });
+
+describe("merge, the string functions and get_sys, as Cloudify's", () => {
+  const values: Values = {
+    inputs: { name: 'Web-Server', tags: { a: 1, b: 2 }, csv: 'x,y,z' },
+    properties: () => ({}),
+    runtime: () => ({}),
+    secret: () => '',
+    system: {
+      'tenant.name': 'default_tenant',
+      'deployment.id': 'dep1',
+      'deployment.name': 'My Dep',
+      'deployment.blueprint': 'bp1',
+      'deployment.owner': 'admin',
+    },
+  };
+  const run = (fn: unknown) => evaluate(fn, {}, values);
+
+  it('evaluates each of them, arguments that are functions included', () => {
+    expect(run({ merge: [{ get_input: 'tags' }, { b: 3, c: 4 }] })).toEqual({ a: 1, b: 3, c: 4 });
+    expect(run({ string_find: [{ get_input: 'name' }, 'Server'] })).toBe(4);
+    expect(run({ string_find: ['abc', 'z'] })).toBe(-1);
+    expect(run({ string_replace: ['a-b-c-d', '-', '+'] })).toBe('a+b+c+d');
+    expect(run({ string_replace: ['a-b-c-d', '-', '+', 2] })).toBe('a+b+c-d');
+    expect(run({ string_split: [{ get_input: 'csv' }, ','] })).toEqual(['x', 'y', 'z']);
+    expect(run({ string_split: ['x,y,z', ',', 1] })).toBe('y');
+    expect(run({ string_split: ['x,y,z', ',', -1] })).toBe('z');
+    expect(run({ string_lower: { get_input: 'name' } })).toBe('web-server');
+    expect(run({ string_upper: 'abc' })).toBe('ABC');
+    expect(run({ concat: [{ get_sys: ['deployment', 'name'] }, '@', { get_sys: ['tenant', 'name'] }] })).toBe(
+      'My Dep@default_tenant',
+    );
+  });
+
+  it('fails evaluation naming the function when a value has the wrong type or an index is out of range', () => {
+    expect(() => run({ merge: [{ a: 1 }, { get_input: 'csv' }] })).toThrow(/merge: item 1 is not a mapping/);
+    expect(() => run({ string_lower: { get_input: 'tags' } })).toThrow(
+      /string_lower: its input must be a string/,
+    );
+    expect(() => run({ string_split: ['a,b', ',', 5] })).toThrow(/index 5 is out of range \(2 parts\)/);
+    expect(() => evaluate({ get_sys: ['deployment', 'id'] }, {}, { ...values, system: undefined })).toThrow(
+      /get_sys deployment id: not known here/,
+    );
+  });
+
+  it('refuses at upload what cannot be right: argument counts, a non-integer count, an unknown get_sys', () => {
+    const property = (fn: string) =>
+      refused(`${HEAD}node_templates:\n  a: {type: t, properties: {x: ${fn}}}\n`);
+    expect(property('{string_find: [a]}')).toMatch(/x\.string_find: string_find takes 2 arguments in a list/);
+    expect(property('{string_replace: [a, b, c, many]}')).toMatch(/string_replace\[3\]: must be an integer/);
+    expect(property('{string_split: [a]}')).toMatch(/string_split takes 2 or 3 arguments/);
+    expect(property('{string_upper: [a, b]}')).toMatch(/string_upper takes one string/);
+    expect(property('{merge: [{a: 1}, 5]}')).toMatch(/merge\[1\]: merge takes mappings/);
+    expect(property('{get_sys: [deployment, secret]}')).toMatch(/get_sys takes \[entity, property\], one of/);
+    expect(property('{string_lower: {get_input: nope}}')).toMatch(/'nope' is not a declared input/);
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * Cloudify's intrinsic functions: `get_input`, `get_property`, `get_attribute`, `concat` and
+ * Cloudify's intrinsic functions: `get_input`, `get_property`, `get_attribute`, `concat`, `merge`,
+ * `string_find`, `string_replace`, `string_split`, `string_lower`, `string_upper`, `get_sys`, and
  * `get_secret` (a secret's value, or with more arguments a key path into a JSON value). A function
  * is a mapping with exactly one key that names it. They are checked when a blueprint is uploaded (names, arguments, references, cycles) and
  * evaluated where Cloudify evaluates them: node properties and operation inputs when an operation
@@ -8,7 +9,39 @@
 import { invalidBlueprint } from '../api/errors.ts';
 import { reveal } from '../secrets/redact.ts';
 
-export const FUNCTION_NAMES = ['get_input', 'get_property', 'get_attribute', 'concat', 'get_secret'] as const;
+export const FUNCTION_NAMES = [
+  'get_input',
+  'get_property',
+  'get_attribute',
+  'concat',
+  'merge',
+  'string_find',
+  'string_replace',
+  'string_split',
+  'string_lower',
+  'string_upper',
+  'get_sys',
+  'get_secret',
+] as const;
+
+/** How many arguments each string function takes (Cloudify's counts), and which must be integers. */
+const STRING_FUNCTIONS: Record<
+  'string_find' | 'string_replace' | 'string_split',
+  { min: number; max: number; integer?: number }
+> = {
+  string_find: { min: 2, max: 2 },
+  string_replace: { min: 3, max: 4, integer: 3 },
+  string_split: { min: 2, max: 3, integer: 2 },
+};
+
+/** What get_sys may read: `[entity, property]`. */
+export const SYSTEM_PROPERTIES = [
+  'tenant.name',
+  'deployment.id',
+  'deployment.name',
+  'deployment.blueprint',
+  'deployment.owner',
+] as const;
 type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 interface Call {
@@ -108,7 +141,53 @@ export function checkFunctions(
     return;
   }
   const at = `${where}.${call.name}`;
+  const inner = (args: unknown[]) =>
+    args.forEach((item, i) => {
+      checkFunctions(item, `${at}[${i}]`, scope, shape, visiting);
+    });
   switch (call.name) {
+    case 'merge': {
+      if (!Array.isArray(call.args)) throw invalidBlueprint(`${at}: merge takes a list of mappings`);
+      call.args.forEach((item, i) => {
+        if (!callOf(item) && (item === null || typeof item !== 'object' || Array.isArray(item))) {
+          throw invalidBlueprint(`${at}[${i}]: merge takes mappings (or functions that give one)`);
+        }
+      });
+      inner(call.args);
+      return;
+    }
+    case 'string_find':
+    case 'string_replace':
+    case 'string_split': {
+      const { min, max, integer = -1 } = STRING_FUNCTIONS[call.name];
+      if (!Array.isArray(call.args) || call.args.length < min || call.args.length > max) {
+        throw invalidBlueprint(
+          `${at}: ${call.name} takes ${min === max ? min : `${min} or ${max}`} arguments in a list`,
+        );
+      }
+      const count = call.args[integer];
+      if (count !== undefined && !callOf(count) && !Number.isInteger(count)) {
+        throw invalidBlueprint(`${at}[${integer}]: must be an integer`);
+      }
+      inner(call.args);
+      return;
+    }
+    case 'string_lower':
+    case 'string_upper':
+      if (typeof call.args !== 'string' && !callOf(call.args)) {
+        throw invalidBlueprint(`${at}: ${call.name} takes one string (or a function that gives one)`);
+      }
+      inner([call.args]);
+      return;
+    case 'get_sys': {
+      const path = Array.isArray(call.args) ? call.args.join('.') : '';
+      if (!(SYSTEM_PROPERTIES as readonly string[]).includes(path)) {
+        throw invalidBlueprint(
+          `${at}: get_sys takes [entity, property], one of ${SYSTEM_PROPERTIES.map((p) => `[${p.replace('.', ', ')}]`).join(', ')}`,
+        );
+      }
+      return;
+    }
     case 'get_secret': {
       // Which secret is looked up when the value is evaluated: it need not exist at upload.
       const [key] = pathArgs(call.args, 'get_secret', at, 1);
@@ -179,22 +258,37 @@ export interface Values {
   runtime(node: string): Record<string, unknown>;
   /** A secret's value (throws when there is none). */
   secret(key: string): string;
+  /** What get_sys reads: `tenant.name`, `deployment.id` ... (absent where there is no deployment). */
+  system?: Partial<Record<(typeof SYSTEM_PROPERTIES)[number], string>>;
   /** Where what each get_secret produced is noted, to be kept out of logs and outputs. */
   revealed?: Set<string>;
 }
 
-/** The keys every get_secret in `value` names, so that only those secrets are read. */
-export function secretKeys(value: unknown, keys = new Set<string>()): string[] {
+/** The arguments of every call of `name` in `value` (calls inside calls too). */
+export function callsOf(value: unknown, name: FunctionName, found: unknown[] = []): unknown[] {
   const call = callOf(value);
-  if (call && !('unknown' in call) && call.name === 'get_secret') {
-    const key = Array.isArray(call.args) ? call.args[0] : call.args;
-    if (typeof key === 'string') keys.add(key);
-  } else if (Array.isArray(value)) {
-    for (const item of value) secretKeys(item, keys);
-  } else if (value !== null && typeof value === 'object') {
-    for (const item of Object.values(value)) secretKeys(item, keys);
+  if (call && !('unknown' in call) && call.name === name) found.push(call.args);
+  const items = Array.isArray(value)
+    ? value
+    : value !== null && typeof value === 'object'
+      ? Object.values(value)
+      : [];
+  for (const item of items) callsOf(item, name, found);
+  return found;
+}
+
+/** The keys every get_secret in `value` names, so that only those secrets are read. */
+export function secretKeys(value: unknown): string[] {
+  const keys = callsOf(value, 'get_secret').map((args) => (Array.isArray(args) ? args[0] : args));
+  return [...new Set(keys.filter((key): key is string => typeof key === 'string'))];
+}
+
+/** A string function's argument, which Cloudify requires to be a string once evaluated. */
+function text(value: unknown, name: string, what: string): string {
+  if (typeof value !== 'string') {
+    throw new FunctionError(`${name}: its ${what} must be a string, not ${JSON.stringify(value)}`);
   }
-  return [...keys];
+  return value;
 }
 
 export class FunctionError extends Error {}
@@ -250,6 +344,62 @@ export function evaluate(
           ? scope.target
           : String(ref);
   switch (call.name) {
+    case 'merge':
+      return Object.assign(
+        {},
+        ...args.map((item, i) => {
+          const merged = next(item);
+          if (merged === null || typeof merged !== 'object' || Array.isArray(merged)) {
+            throw new FunctionError(`merge: item ${i} is not a mapping`);
+          }
+          return merged;
+        }),
+      );
+    case 'string_find': {
+      const [haystack, needle] = args.map((item) => next(item));
+      return text(haystack, call.name, 'haystack').indexOf(text(needle, call.name, 'needle'));
+    }
+    case 'string_replace': {
+      const [haystack, needle, replacement, count] = args.map((item) => next(item));
+      const source = text(haystack, call.name, 'haystack');
+      const old = text(needle, call.name, 'needle');
+      const by = text(replacement, call.name, 'replacement');
+      if (old === '') throw new FunctionError('string_replace: the needle is empty');
+      // Python's str.replace: the first `count` occurrences, all when it is absent or negative.
+      if (typeof count !== 'number' || count < 0) return source.split(old).join(by);
+      let out = source;
+      for (let from = 0, n = 0; n < count; n++) {
+        const found = out.indexOf(old, from);
+        if (found < 0) break;
+        out = out.slice(0, found) + by + out.slice(found + old.length);
+        from = found + by.length;
+      }
+      return out;
+    }
+    case 'string_split': {
+      const [input, separator, index] = args.map((item) => next(item));
+      const by = text(separator, call.name, 'separator');
+      if (by === '') throw new FunctionError('string_split: the separator is empty');
+      const parts = text(input, call.name, 'input').split(by);
+      if (index === undefined) return parts;
+      const part = parts.at(Number(index));
+      if (part === undefined) {
+        throw new FunctionError(
+          `string_split: index ${String(index)} is out of range (${parts.length} parts)`,
+        );
+      }
+      return part;
+    }
+    case 'string_lower':
+      return text(next(call.args), call.name, 'input').toLowerCase();
+    case 'string_upper':
+      return text(next(call.args), call.name, 'input').toUpperCase();
+    case 'get_sys': {
+      const path = args.join('.') as (typeof SYSTEM_PROPERTIES)[number];
+      const value = values.system?.[path];
+      if (value === undefined) throw new FunctionError(`get_sys ${args.join(' ')}: not known here`);
+      return value;
+    }
     case 'get_secret': {
       const key = String(args[0]);
       const value = values.secret(key);

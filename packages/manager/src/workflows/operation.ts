@@ -8,7 +8,7 @@
 import { sleep } from '@cosmo/wait';
 import type { ExecutionRow } from '../api/resources.ts';
 import type { BlueprintPlan } from '../blueprints/blueprint.ts';
-import { evaluate, type Scope, secretKeys, type Values } from '../blueprints/functions.ts';
+import { callsOf, evaluate, type Scope, secretKeys, type Values } from '../blueprints/functions.ts';
 import type { ManagerConfig } from '../config.ts';
 import { redact } from '../secrets/redact.ts';
 import type { Secrets } from '../secrets/store.ts';
@@ -86,16 +86,38 @@ export async function liveValues(
   plan: BlueprintPlan,
   inputs: Record<string, unknown>,
 ): Promise<Values & { revealed: Set<string> }> {
-  const [runtime, secret] = await Promise.all([
+  const [runtime, secret, system] = await Promise.all([
     runtimeProperties(db, tenant, deployment),
     secrets.reader(tenant, secretKeys(plan)),
+    callsOf(plan, 'get_sys').length > 0 ? systemValues(db, tenant, deployment) : undefined,
   ]);
   return {
     inputs,
     properties: (node) => plan.nodes[node]?.properties ?? {},
     runtime: (node) => runtime[node] ?? {},
     secret,
+    ...(system ? { system } : {}),
     revealed: new Set(),
+  };
+}
+
+/** What get_sys reads of a deployment: its tenant, id, display name, blueprint and owner. */
+async function systemValues(db: Database, tenant: string, deployment: string): Promise<Values['system']> {
+  const { rows } = await db.read<{ display_name: string | null; blueprint_id: string; created_by: string }>(
+    'SELECT display_name, blueprint_id, created_by FROM deployments WHERE tenant = $1 AND id = $2',
+    [tenant, deployment],
+  );
+  const row = rows[0];
+  return {
+    'tenant.name': tenant,
+    'deployment.id': deployment,
+    ...(row
+      ? {
+          'deployment.name': row.display_name ?? deployment,
+          'deployment.blueprint': row.blueprint_id,
+          'deployment.owner': row.created_by,
+        }
+      : {}),
   };
 }
 
