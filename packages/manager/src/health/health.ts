@@ -144,8 +144,11 @@ export class HealthMonitor {
         'the heartbeat write',
       );
       health.db = { ok: true, ...(this.db.primaryHost ? { primary: this.db.primaryHost } : {}) };
-      // Housekeeping: its failure is not the database's.
-      void this.forgetGoneManagers().catch(() => {});
+      // Housekeeping, once a minute: its failure is not the database's.
+      if (Date.now() - this.forgotAt > 60_000) {
+        this.forgotAt = Date.now();
+        void this.forgetGoneManagers().catch(() => {});
+      }
     } catch (error) {
       health.db = { ok: false, error: (error as Error).message };
       const since = this.db.failoverSince;
@@ -259,6 +262,8 @@ export class HealthMonitor {
       metrics: {},
     };
   }
+
+  private forgotAt = 0;
 
   /** A manager gone for longer than the forget time is no longer a member (written with the heartbeat). */
   private async forgetGoneManagers(): Promise<void> {

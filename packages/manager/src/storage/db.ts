@@ -155,7 +155,7 @@ export class Database {
       this.primaryLost();
       // Follow Patroni until a primary answers (a bare rediscover() may find no leader yet, and its
       // rejection here would be unhandled: it ended the process when a compact node died).
-      if (this.config.patroniUrls.length > 0) void this.follow();
+      if (this.replicated) void this.follow();
     });
     return pool;
   }
@@ -164,10 +164,9 @@ export class Database {
   async rediscover(): Promise<void> {
     this.discovering ??= (async () => {
       try {
-        const host =
-          this.config.patroniUrls.length > 0
-            ? await findPrimary(this.config.patroniUrls, this.config.patroniTls)
-            : this.config.host;
+        const host = this.replicated
+          ? await findPrimary(this.config.patroniUrls, this.config.patroniTls)
+          : this.config.host;
         if (!host) {
           this.primaryLost();
           throw unavailable(
