@@ -6,7 +6,7 @@
  * and, once per run, the host holding the database primary killed while clients write and read back
  * through another host's load balancer (failed reads, the write gap, lost writes); then `cosmo remove
  * --volumes --yes`. Median of BENCH_RUNS (3). Measures and records; never passes or fails.
- * Run: pnpm bench:deploy
+ * Run: pnpm bench:deploy (KEEP_SWARM=1: a run that fails leaves its Swarm to look at)
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -144,6 +144,8 @@ async function taskStartSpan(manager: Docker): Promise<number> {
 const runs: Run[] = [];
 for (let run = 1; run <= RUNS; run++) {
   const swarm = await startSwarm('cosmo-bench-swarm');
+  // KEEP_SWARM=1 leaves a failed run's Swarm and project folder in place, to look at.
+  let ok = false;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cosmo-bench-deploy-'));
   try {
     // Each host's address is a name the API is reached by (its LB), in the API's certificate.
@@ -184,12 +186,13 @@ for (let run = 1; run <= RUNS; run++) {
     const remove = seconds(started);
     if (removed.code !== 0) throw new Error(`remove failed: ${removed.stderr}`);
     runs.push({ deploy, push, tasksRunning, again: againSeconds, remove, hostKill });
+    ok = true;
     log(
       `run ${run}: deploy ${deploy.toFixed(1)} s (push ${push.toFixed(1)} s, tasks all running ${tasksRunning.toFixed(1)} s after the first was created), again ${againSeconds.toFixed(1)} s, remove ${remove.toFixed(1)} s`,
     );
   } finally {
-    await swarm.remove();
-    await rm(dir, { recursive: true, force: true });
+    if (ok || !process.env.KEEP_SWARM) await swarm.remove();
+    if (ok) await rm(dir, { recursive: true, force: true });
   }
 }
 
