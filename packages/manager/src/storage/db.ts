@@ -39,7 +39,9 @@ export function isConnectionError(error: unknown): boolean {
   // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection exceptions,
   // 25006 read-only transaction (a demoted primary)
   if (e?.code && /^(57P0[123]|08\d{3}|25006)$/.test(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+  // "Query read timeout": query_timeout passed with no answer, as from a host that died mid-query
+  // (no reset comes): the primary is as good as gone.
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(
     e?.message ?? '',
   );
 }
