@@ -24,7 +24,7 @@ import {
   type WriterReport,
 } from '../test/support/cluster.ts';
 import { eventually } from '../test/support/stack.ts';
-import { type SwarmHarness, stackContainers, startSwarm } from '../test/support/swarm.ts';
+import { execStdout, type SwarmHarness, stackContainers, startSwarm } from '../test/support/swarm.ts';
 import { median, record } from './record.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -84,6 +84,31 @@ async function killPrimaryHost(
   }
   if (!victim) throw new Error(`no host runs ${primary}`);
   const survivor = swarm.hosts.find((host) => host !== victim)!;
+  // Every broker holds a member of the executions quorum queue first (members that join after it was
+  // declared are added within seconds): a queue of two losing one stops every worker.
+  const node = [...(await stackContainers(survivor, stack)).entries()].find(([name]) =>
+    name.startsWith(`${stack}_node`),
+  )![1];
+  await eventually(
+    'the executions queue on 3 brokers',
+    async () => {
+      const json = await execStdout(survivor.docker, node, [
+        'rabbitmqctl',
+        '-q',
+        'list_queues',
+        'name',
+        'members',
+        '--formatter',
+        'json',
+      ]);
+      const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
+        (q) => q.name === 'cosmo.executions',
+      );
+      return queue?.members.length === 3 ? true : undefined;
+    },
+    120_000,
+    2_000,
+  );
   const through = { api: client(url.replace(/\/\/[^:/]+:/, `//${survivor.ip}:`), auth) };
   const writer = startWriter(through, `hostkill-${Date.now()}`);
   const reader = startReadBack(through, writer);
