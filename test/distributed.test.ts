@@ -303,6 +303,10 @@ describe('the distributed cluster (compose, one host)', () => {
     expect(queues.find((q) => q.name === 'cosmo.executions')?.policy).toBe('cosmo-executions');
     expect(queues.map((q) => q.name)).toContain('cosmo.executions.dead');
     let acknowledged: string[];
+    // Every manager uses the first queue node: all of them lose their broker at once. Reads, which
+    // need none, go on all the same (the LB falls back on managers that can still answer).
+    const reader = startReader(cluster, 4, () => '/blueprints?_size=1');
+    let reads: Awaited<ReturnType<typeof reader.stop>>;
     try {
       acknowledged = await submitDuring(api, 'count', async () => {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -310,8 +314,11 @@ describe('the distributed cluster (compose, one host)', () => {
         await new Promise((resolve) => setTimeout(resolve, 6_000));
       });
     } finally {
+      reads = await reader.stop();
       await cluster.container('queue1').start();
     }
+    expect(reads.ok).toBeGreaterThan(0);
+    expect({ failed: reads.failed, errors: reads.errors }).toEqual({ failed: 0, errors: [] });
     expect(acknowledged.length).toBeGreaterThan(10);
     for (const id of acknowledged) {
       const done = await finishedExecution(api, id, 180_000);

@@ -104,11 +104,12 @@ export class HealthMonitor {
    * is connected, the worker consumes.
    */
   get ok(): boolean {
-    return (
-      (this.local.db.ok || this.local.db.readable === true) &&
-      this.local.broker.ok &&
-      (!this.local.worker.enabled || this.local.worker.ok)
-    );
+    return this.serving && this.local.broker.ok && (!this.local.worker.enabled || this.local.worker.ok);
+  }
+
+  /** This node can answer requests at all: its database takes writes, or a standby its reads. */
+  get serving(): boolean {
+    return this.local.db.ok || this.local.db.readable === true;
   }
 
   async check(): Promise<NodeHealth> {

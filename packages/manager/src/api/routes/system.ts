@@ -8,11 +8,14 @@ import { caller } from './request.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   // For load balancers and scripts: no auth, the JSON string "OK" or "FAIL" (Cloudify's body, which
-  // checks written for it compare against).
-  app.get('/ok', { config: { public: true } }, async (_request, reply) => {
+  // checks written for it compare against). `?serving=true` asks less: that this manager can answer
+  // at all (its database reads), whatever its broker and worker; the LB falls back on the managers
+  // that pass it when none passes the whole check.
+  app.get('/ok', { config: { public: true } }, async (request, reply) => {
     // Draining (stopping): 503, so load balancers take this manager out while it still serves.
     if (ctx.health.draining) return reply.code(503).type('application/json').send('"FAIL"');
-    const ok = ctx.health.ok;
+    const ok =
+      (request.query as Record<string, string>).serving === 'true' ? ctx.health.serving : ctx.health.ok;
     return reply
       .code(ok ? 200 : 500)
       .type('application/json')
