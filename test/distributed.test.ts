@@ -371,6 +371,24 @@ describe('the distributed cluster (compose, one host)', () => {
     });
   }
 
+  it('answers reads through the load balancer with every queue node stopped, and is OK once they are back', async () => {
+    const queues = ['queue1', 'queue2', 'queue3'];
+    try {
+      await Promise.all(queues.map((queue) => cluster.container(queue).stop({ t: 30 })));
+      // No manager has a broker (/ok fails on all): the LB sends to those that can still answer.
+      const failed = await clusterState(cluster, 'Fail');
+      expect(failed.services.broker.status).toBe('Fail');
+      const reader = startReader(cluster, 4, () => '/blueprints?_size=1');
+      await sleep(5_000);
+      const reads = await reader.stop();
+      expect(reads.ok).toBeGreaterThan(0);
+      expect({ failed: reads.failed, errors: reads.errors }).toEqual({ failed: 0, errors: [] });
+    } finally {
+      await Promise.all(queues.map((queue) => cluster.container(queue).start()));
+    }
+    await clusterState(cluster, 'OK', 240_000);
+  });
+
   it('is Degraded with one database node down, Fail with two (the API answers 503), OK once back', async () => {
     const primary = await cluster.primary();
     const [first, second] = ['db1', 'db2', 'db3'].filter((node) => node !== primary);
