@@ -17,6 +17,7 @@ import { client, trustProjectCa } from '../test/support/api.ts';
 import { cosmo } from '../test/support/cli.ts';
 import {
   API,
+  executionsQueueReplicated,
   missingWrites,
   type ReaderReport,
   startReadBack,
@@ -89,26 +90,7 @@ async function killPrimaryHost(
   const node = [...(await stackContainers(survivor, stack)).entries()].find(([name]) =>
     name.startsWith(`${stack}_node`),
   )![1];
-  await eventually(
-    'the executions queue on 3 brokers',
-    async () => {
-      const json = await execStdout(survivor.docker, node, [
-        'rabbitmqctl',
-        '-q',
-        'list_queues',
-        'name',
-        'members',
-        '--formatter',
-        'json',
-      ]);
-      const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
-        (q) => q.name === 'cosmo.executions',
-      );
-      return queue?.members.length === 3 ? true : undefined;
-    },
-    120_000,
-    2_000,
-  );
+  await executionsQueueReplicated((cmd) => execStdout(survivor.docker, node, cmd));
   const through = { api: client(url.replace(/\/\/[^:/]+:/, `//${survivor.ip}:`), auth) };
   const writer = startWriter(through, `hostkill-${Date.now()}`);
   const reader = startReadBack(through, writer);

@@ -13,7 +13,7 @@ import { createCa, issueCertificate } from '@cosmo/cli/certificates';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, client, trustProjectCa } from './support/api.ts';
 import { cosmo } from './support/cli.ts';
-import { API } from './support/cluster.ts';
+import { API, executionsQueueReplicated } from './support/cluster.ts';
 import { eventually } from './support/stack.ts';
 import {
   execStdout,
@@ -192,26 +192,7 @@ describe('cosmo deploy onto a 3-host Swarm', () => {
     const nodeContainer = [...(await stackContainers(lbHost, STACK)).entries()].find(([name]) =>
       name.includes('_node'),
     )!;
-    await eventually(
-      'the executions queue on 3 brokers',
-      async () => {
-        const json = await execStdout(lbHost.docker, nodeContainer[1], [
-          'rabbitmqctl',
-          'list_queues',
-          '-q',
-          'name',
-          'members',
-          '--formatter',
-          'json',
-        ]);
-        const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
-          (q) => q.name === 'cosmo.executions',
-        );
-        return queue?.members.length === 3 ? true : undefined;
-      },
-      60_000,
-      2_000,
-    );
+    await executionsQueueReplicated((cmd) => execStdout(lbHost.docker, nodeContainer[1], cmd), 3, 60_000);
     const victim = swarm.hosts.find((host) => host !== lbHost)!;
     await victim.container.kill();
     // The lost manager or broker can make the platform Degraded before Patroni's member key expires:

@@ -328,26 +328,31 @@ export function startReadBack(
  * majority, and the managers cannot consume from it.
  */
 export async function queueFullyReplicated(cluster: Cluster, broker: string, members = 3): Promise<void> {
+  await executionsQueueReplicated(
+    async (cmd) => (await run('docker', ['exec', `${cluster.name}-${broker}-1`, ...cmd])).stdout,
+    members,
+  );
+}
+
+/**
+ * The same wait, asking a broker through `exec` (a command run in its container, on whatever engine
+ * holds it): until the executions queue has a member on `members` brokers.
+ */
+export async function executionsQueueReplicated(
+  exec: (cmd: string[]) => Promise<string>,
+  members = 3,
+  timeoutMs = 120_000,
+): Promise<void> {
   await eventually(
     `the executions queue on all ${members} queue nodes`,
     async () => {
-      const { stdout } = await run('docker', [
-        'exec',
-        `${cluster.name}-${broker}-1`,
-        'rabbitmqctl',
-        '-q',
-        'list_queues',
-        'name',
-        'members',
-        '--formatter',
-        'json',
-      ]);
-      const queue = (JSON.parse(stdout) as { name: string; members: string[] }[]).find(
+      const json = await exec(['rabbitmqctl', '-q', 'list_queues', 'name', 'members', '--formatter', 'json']);
+      const queue = (JSON.parse(json) as { name: string; members: string[] }[]).find(
         (q) => q.name === 'cosmo.executions',
       );
       return queue && queue.members.length === members ? true : undefined;
     },
-    120_000,
+    timeoutMs,
     2_000,
   );
 }

@@ -85,6 +85,7 @@ export async function liveValues(
   deployment: string,
   plan: BlueprintPlan,
   inputs: Record<string, unknown>,
+  revealed = new Set<string>(),
 ): Promise<Values & { revealed: Set<string> }> {
   const [runtime, secret, system] = await Promise.all([
     runtimeProperties(db, tenant, deployment),
@@ -97,7 +98,7 @@ export async function liveValues(
     runtime: (node) => runtime[node] ?? {},
     secret,
     ...(system ? { system } : {}),
-    revealed: new Set(),
+    revealed,
   };
 }
 
@@ -135,6 +136,18 @@ async function scriptContent(db: Database, execution: ExecutionRow, file: string
   return rows[0].content;
 }
 
+/** What the operation's functions read, noting the secrets they give in `revealed`. */
+const runValues = (run: OperationRun, revealed: Set<string>) =>
+  liveValues(
+    run.db,
+    run.secrets,
+    run.execution.tenant,
+    run.execution.deployment_id,
+    run.plan,
+    run.inputs,
+    revealed,
+  );
+
 /** The answer to one `ctx …` call of the operation's script. */
 function ctxHandler(
   run: OperationRun,
@@ -143,19 +156,9 @@ function ctxHandler(
   revealed: Set<string>,
 ) {
   const { db, execution, step } = run;
-  const properties = async (node: string) => {
-    const values = await liveValues(
-      db,
-      run.secrets,
-      execution.tenant,
-      execution.deployment_id,
-      run.plan,
-      run.inputs,
-    );
-    // A secret read through `ctx node properties` is kept out of the logs as the inputs' are.
-    values.revealed = revealed;
-    return evaluate(run.plan.nodes[node]?.properties ?? {}, { self: node }, values);
-  };
+  // A secret read through `ctx node properties` is kept out of the logs as the inputs' are.
+  const properties = async (node: string) =>
+    evaluate(run.plan.nodes[node]?.properties ?? {}, { self: node }, await runValues(run, revealed));
   const runtime = async (instance: string) => {
     const { rows } = await db.query<{ runtime_properties: Record<string, unknown> }>(
       'SELECT runtime_properties FROM node_instances WHERE tenant = $1 AND id = $2',
@@ -295,16 +298,7 @@ export async function runOperation(run: OperationRun): Promise<'succeeded' | 'ca
 
     let env: Record<string, string>;
     try {
-      const values = await liveValues(
-        db,
-        run.secrets,
-        execution.tenant,
-        execution.deployment_id,
-        run.plan,
-        run.inputs,
-      );
-      const inputs = evaluate(spec.inputs, scope, values) as Record<string, unknown>;
-      for (const value of values.revealed) revealed.add(value);
+      const inputs = evaluate(spec.inputs, scope, await runValues(run, revealed)) as Record<string, unknown>;
       env = { PATH: run.config.path, LANG: 'C.UTF-8' };
       for (const [name, value] of Object.entries(inputs)) {
         env[name] = typeof value === 'string' ? value : JSON.stringify(value);
